@@ -1,0 +1,44 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The agent (Sources/CDripAgent) is deliberately NOT a SwiftPM target: SwiftPM
+// links dynamic products through swiftc, which would drag the Swift runtime into
+// every preloaded process. The Makefile builds it with the C compiler.
+let package = Package(
+    name: "drip",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "drip", targets: ["drip"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .target(name: "DripModel"),
+        .target(name: "DripProc", dependencies: ["DripModel"]),
+        .target(name: "DripStore", dependencies: ["DripModel", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "DripPresent", dependencies: ["DripModel"]),
+        .target(name: "DripSymbols", dependencies: ["DripModel"]),
+        // TEMP: .target(name: "CDripAgentFormat"),
+        // TEMP: .target(name: "DripHeap", dependencies: ["DripModel", "DripProc", "DripSymbols", "CDripAgentFormat"]),
+        .executableTarget(
+            name: "drip",
+            dependencies: [
+                "DripModel", "DripProc", "DripStore", "DripPresent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Fixture programs the tests start. They live under Tests/Fixtures.
+        .executableTarget(name: "fixture-memory", path: "Tests/Fixtures/memory",
+                          cSettings: [.unsafeFlags(["-O0", "-pthread"])],
+                          linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("dl")]),
+        .target(name: "DripTestSupport", path: "Tests/DripTestSupport"),
+        .testTarget(name: "DripProcTests", dependencies: ["DripProc", "DripModel", "DripTestSupport", "fixture-memory"]),
+        .testTarget(name: "DripStoreTests", dependencies: ["DripStore", "DripModel", "DripTestSupport"]),
+        .testTarget(name: "DripPresentTests", dependencies: ["DripPresent", "DripModel"]),
+        .testTarget(name: "DripSymbolsTests", dependencies: ["DripSymbols"]),
+        .testTarget(name: "DripCLITests", dependencies: ["drip", "DripTestSupport", "fixture-memory"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

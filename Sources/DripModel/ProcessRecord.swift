@@ -1,0 +1,73 @@
+/// Everything drip knows about one live process at one moment.
+public struct ProcessRecord: Sendable, Codable {
+    public var instance: ProcessInstance
+    public var parentPid: Int32
+    /// The short name (comm, or the executable's base name when comm was truncated).
+    public var name: String
+    public var executable: String?
+    public var commandLine: [String]
+    /// One-letter kernel state (R, S, D, Z, T, ...).
+    public var state: String
+    public var threads: Int
+    public var uid: UInt32
+    /// The cgroup v2 path, e.g. `/system.slice/ssh.service`.
+    public var cgroup: String?
+    /// RLIMIT_DATA soft limit; nil means unlimited.
+    public var dataLimit: UInt64?
+    public var memory: MemoryTotals
+    /// True when libdrip-agent.so is mapped into the process.
+    public var runsHeapAgent: Bool = false
+    /// Set when the process runs drip's heap agent and its counters could be read.
+    public var heap: HeapCounters?
+
+    public init(instance: ProcessInstance, parentPid: Int32, name: String, executable: String?,
+                commandLine: [String], state: String, threads: Int, uid: UInt32, cgroup: String?,
+                dataLimit: UInt64?, memory: MemoryTotals, runsHeapAgent: Bool = false, heap: HeapCounters? = nil) {
+        self.instance = instance; self.parentPid = parentPid; self.name = name; self.executable = executable
+        self.commandLine = commandLine; self.state = state; self.threads = threads; self.uid = uid
+        self.cgroup = cgroup; self.dataLimit = dataLimit; self.memory = memory
+        self.runsHeapAgent = runsHeapAgent; self.heap = heap
+    }
+
+    public var pid: Int32 { instance.pid }
+
+    /// The systemd unit the cgroup names, if any (`ssh.service`).
+    public var unit: String? {
+        guard let cgroup else { return nil }
+        for component in cgroup.split(separator: "/").reversed() {
+            if component.hasSuffix(".service") || component.hasSuffix(".scope") { return String(component) }
+        }
+        return nil
+    }
+
+    /// The service identity the JID registry keys on: a `.service` unit names the
+    /// service by itself; otherwise the executable and its arguments do.
+    public var serviceKey: ServiceKey {
+        if let unit, unit.hasSuffix(".service") { return ServiceKey("unit:" + unit) }
+        let program = executable ?? commandLine.first ?? name
+        let args = commandLine.dropFirst().joined(separator: " ")
+        return ServiceKey("exe:" + program + (args.isEmpty ? "" : " " + args))
+    }
+}
+
+/// The heap agent's process-wide counters, as drip read them.
+public struct HeapCounters: Sendable, Codable, Equatable {
+    public var mallocs: UInt64
+    public var reallocs: UInt64
+    public var frees: UInt64
+    public var liveBlocks: UInt64
+    public var liveBytes: UInt64
+    public var highWatermark: UInt64
+
+    public init(mallocs: UInt64, reallocs: UInt64, frees: UInt64, liveBlocks: UInt64, liveBytes: UInt64,
+                highWatermark: UInt64) {
+        self.mallocs = mallocs; self.reallocs = reallocs; self.frees = frees
+        self.liveBlocks = liveBlocks; self.liveBytes = liveBytes; self.highWatermark = highWatermark
+    }
+}
+
+/// Facts about the heap agent that more than one module needs.
+public enum HeapAgent {
+    /// The file name drip builds and preloads; finding it in /proc/PID/maps means the agent runs there.
+    public static let libraryName = "libdrip-agent.so"
+}

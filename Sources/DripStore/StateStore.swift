@@ -1,0 +1,125 @@
+import DripModel
+import Foundation
+import GRDB
+
+/// drip's durable state: the JID registry and snapshots, in one SQLite file.
+/// Every change is one transaction, so a crash or a full disk never leaves
+/// half a snapshot behind.
+public final class StateStore: Sendable {
+    public let path: String
+    let queue: DatabaseQueue
+
+    /// `$DRIP_STATE_DIR`, else /var/lib/drip for root, else the XDG state dir.
+    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment,
+                                        isRoot: Bool = getuid() == 0) -> String {
+        if let dir = environment["DRIP_STATE_DIR"], !dir.isEmpty { return dir }
+        if isRoot { return "/var/lib/drip" }
+        if let xdg = environment["XDG_STATE_HOME"], xdg.hasPrefix("/") { return xdg + "/drip" }
+        return (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state/drip"
+    }
+
+    public static let fileName = "state.sqlite"
+
+    public init(directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError.unwritableDirectory(path: directory, reason: Self.reason(error))
+        }
+        if access(directory, W_OK) != 0 {
+            throw StoreError.unwritableDirectory(path: directory, reason: String(cString: strerror(errno)))
+        }
+        path = directory + "/" + Self.fileName
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.journalMode = .wal
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+            try Self.migrator.migrate(queue)
+        } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
+            throw StoreError.corrupt(path: path, reason: error.message ?? "\(error.resultCode)")
+        } catch let error as DatabaseError where [.SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM].contains(error.resultCode) {
+            throw StoreError.unwritableDirectory(path: directory, reason: error.message ?? "\(error.resultCode)")
+        } catch {
+            throw StoreError.failed(path: path, reason: Self.reason(error))
+        }
+    }
+
+    /// Runs a write transaction, turning GRDB's errors into one-line StoreErrors.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try queue.write(body) } catch { throw mapped(error) }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try queue.read(body) } catch { throw mapped(error) }
+    }
+
+    func mapped(_ error: Error) -> Error {
+        if error is StoreError { return error }
+        if let db = error as? DatabaseError {
+            if [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(db.resultCode) {
+                return StoreError.corrupt(path: path, reason: db.message ?? "\(db.resultCode)")
+            }
+            return StoreError.failed(path: path, reason: db.message ?? "\(db.resultCode)")
+        }
+        return error
+    }
+
+    static func reason(_ error: Error) -> String {
+        if let db = error as? DatabaseError { return db.message ?? "\(db.resultCode)" }
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return ns.localizedDescription
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            // A service is a (key, instance #) pair; its rowid is the JID.
+            try db.execute(sql: """
+                CREATE TABLE service (
+                    jid INTEGER PRIMARY KEY AUTOINCREMENT,
+                    key TEXT NOT NULL,
+                    instance INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    UNIQUE(key, instance));
+                CREATE TABLE live_process (
+                    boot_id TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    start_ticks INTEGER NOT NULL,
+                    jid INTEGER NOT NULL REFERENCES service(jid),
+                    first_seen REAL NOT NULL,
+                    PRIMARY KEY (boot_id, pid, start_ticks));
+                CREATE TABLE compare_snapshot (
+                    name TEXT PRIMARY KEY,
+                    taken_at REAL NOT NULL,
+                    boot_id TEXT NOT NULL,
+                    host TEXT NOT NULL);
+                CREATE TABLE compare_row (
+                    snapshot TEXT NOT NULL REFERENCES compare_snapshot(name) ON DELETE CASCADE,
+                    jid INTEGER NOT NULL,
+                    pid INTEGER NOT NULL,
+                    start_ticks INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    dynamic INTEGER NOT NULL,
+                    mallocs INTEGER,
+                    PRIMARY KEY (snapshot, jid));
+                """)
+        }
+        m.registerMigration("v2-heap-snapshots") { db in
+            try db.execute(sql: """
+                CREATE TABLE heap_snapshot (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    jid INTEGER NOT NULL,
+                    pid INTEGER NOT NULL,
+                    taken_at REAL NOT NULL,
+                    body BLOB NOT NULL);
+                CREATE INDEX heap_snapshot_jid ON heap_snapshot(jid, id);
+                """)
+        }
+        return m
+    }
+}
