@@ -37,3 +37,33 @@ public struct MemoryTotals: Sendable, Equatable, Codable {
 
     public init() {}
 }
+
+/// The kernel's own counters for a process's mappings (/proc/PID/statm and the
+/// thread count). Classifying mappings partitions the same address space, so
+/// while none of these move, the class totals drip measured last time still
+/// hold; only a same-size unmap-and-map across classes could hide behind an
+/// unchanged fingerprint.
+public struct MappingFingerprint: Sendable, Equatable, Codable {
+    /// Pages mapped (VmSize).
+    public var size: UInt64
+    /// Pages of the executable's code (VmExe).
+    public var text: UInt64
+    /// Pages of private writable memory plus the stack (VmData + VmStk).
+    public var data: UInt64
+    public var threads: Int
+
+    public init(size: UInt64, text: UInt64, data: UInt64, threads: Int) {
+        self.size = size; self.text = text; self.data = data; self.threads = threads
+    }
+}
+
+/// A process's measured totals together with the fingerprint they were measured under.
+public struct MeasuredUsage: Sendable, Equatable {
+    public var fingerprint: MappingFingerprint
+    public var memory: MemoryTotals
+    public var runsHeapAgent: Bool
+
+    public init(fingerprint: MappingFingerprint, memory: MemoryTotals, runsHeapAgent: Bool) {
+        self.fingerprint = fingerprint; self.memory = memory; self.runsHeapAgent = runsHeapAgent
+    }
+}

@@ -1,3 +1,38 @@
+/// What a process is, as opposed to what it uses: fixed from exec on (for all
+/// practical purposes), so the JID registry keeps it and `drip ps` need not
+/// read cmdline, exe and cgroup again for processes it has seen.
+public struct ProcessDescription: Sendable, Codable, Equatable {
+    /// The short name (comm, or the executable's base name when comm was truncated).
+    public var name: String
+    public var executable: String?
+    public var commandLine: [String]
+    /// The cgroup v2 path, e.g. `/system.slice/ssh.service`.
+    public var cgroup: String?
+    public var uid: UInt32
+
+    public init(name: String, executable: String?, commandLine: [String], cgroup: String?, uid: UInt32) {
+        self.name = name; self.executable = executable; self.commandLine = commandLine; self.cgroup = cgroup; self.uid = uid
+    }
+
+    /// The systemd unit the cgroup names, if any (`ssh.service`).
+    public var unit: String? {
+        guard let cgroup else { return nil }
+        for component in cgroup.split(separator: "/").reversed() {
+            if component.hasSuffix(".service") || component.hasSuffix(".scope") { return String(component) }
+        }
+        return nil
+    }
+
+    /// The service identity the JID registry keys on (docs/JID.md): a `.service`
+    /// unit names the service by itself; otherwise the executable and its arguments do.
+    public var serviceKey: ServiceKey {
+        if let unit, unit.hasSuffix(".service") { return ServiceKey("unit:" + unit) }
+        let program = executable ?? commandLine.first ?? name
+        let args = commandLine.dropFirst().joined(separator: " ")
+        return ServiceKey("exe:" + program + (args.isEmpty ? "" : " " + args))
+    }
+}
+
 /// Everything drip knows about one live process at one moment.
 public struct ProcessRecord: Sendable, Codable {
     public var instance: ProcessInstance
@@ -31,23 +66,19 @@ public struct ProcessRecord: Sendable, Codable {
 
     public var pid: Int32 { instance.pid }
 
-    /// The systemd unit the cgroup names, if any (`ssh.service`).
-    public var unit: String? {
-        guard let cgroup else { return nil }
-        for component in cgroup.split(separator: "/").reversed() {
-            if component.hasSuffix(".service") || component.hasSuffix(".scope") { return String(component) }
-        }
-        return nil
+    public init(instance: ProcessInstance, stat: (parentPid: Int32, state: String, threads: Int),
+                description d: ProcessDescription, dataLimit: UInt64?, memory: MemoryTotals, runsHeapAgent: Bool) {
+        self.init(instance: instance, parentPid: stat.parentPid, name: d.name, executable: d.executable,
+                  commandLine: d.commandLine, state: stat.state, threads: stat.threads, uid: d.uid, cgroup: d.cgroup,
+                  dataLimit: dataLimit, memory: memory, runsHeapAgent: runsHeapAgent)
     }
 
-    /// The service identity the JID registry keys on: a `.service` unit names the
-    /// service by itself; otherwise the executable and its arguments do.
-    public var serviceKey: ServiceKey {
-        if let unit, unit.hasSuffix(".service") { return ServiceKey("unit:" + unit) }
-        let program = executable ?? commandLine.first ?? name
-        let args = commandLine.dropFirst().joined(separator: " ")
-        return ServiceKey("exe:" + program + (args.isEmpty ? "" : " " + args))
+    public var description: ProcessDescription {
+        ProcessDescription(name: name, executable: executable, commandLine: commandLine, cgroup: cgroup, uid: uid)
     }
+
+    public var unit: String? { description.unit }
+    public var serviceKey: ServiceKey { description.serviceKey }
 }
 
 /// The heap agent's process-wide counters, as drip read them.

@@ -44,14 +44,54 @@ public struct ProcessReader: Sendable {
     public func process(_ pid: Int32, detail: Detail = []) throws -> ProcessRecord? {
         let stat = try self.stat(pid)
         if stat.isKernelThread { return nil }
+        return try process(stat, description: try describe(stat), detail: detail)
+    }
+
+    /// A process whose description is already known (the JID registry keeps it).
+    public func process(_ stat: ProcStat, description: ProcessDescription, detail: Detail = []) throws -> ProcessRecord {
+        let usage = try measure(stat, executable: description.executable, detail: detail)
+        return ProcessRecord(instance: ProcessInstance(pid: stat.pid, startTicks: stat.startTicks),
+                             stat: (stat.parentPid, stat.state, stat.threads), description: description,
+                             dataLimit: usage.dataLimit, memory: usage.memory, runsHeapAgent: usage.runsHeapAgent)
+    }
+
+    /// What a process is: cmdline, exe, cgroup, owner.
+    public func describe(_ stat: ProcStat) throws -> ProcessDescription {
+        let pid = stat.pid
         let cmdlineBytes = try files.read(files.path(pid, "cmdline"), pid: pid, sizeHint: 1024)
         let commandLine = cmdlineBytes.split(separator: 0, omittingEmptySubsequences: false)
             .map { String(decoding: $0, as: UTF8.self) }
         let args = commandLine.last == "" ? Array(commandLine.dropLast()) : commandLine
-        let executable = try? files.readLink(files.path(pid, "exe"), pid: pid)
+        let executable = (try? files.readLink(files.path(pid, "exe"), pid: pid)).map(Self.withoutDeletedSuffix)
         let cgroup = (try? files.read(files.path(pid, "cgroup"), pid: pid, sizeHint: 512)).flatMap(CgroupParser.path)
         let uid = try files.owner(pid)
+        return ProcessDescription(name: Self.displayName(comm: stat.comm, executable: executable, commandLine: args),
+                                  executable: executable, commandLine: args, cgroup: cgroup, uid: uid)
+    }
 
+    public struct Usage: Sendable {
+        public var memory: MemoryTotals
+        /// RLIMIT_DATA when `.limits` was asked for; nil = unlimited or not read.
+        public var dataLimit: UInt64?
+        public var runsHeapAgent: Bool
+    }
+
+    /// The kernel's counters that change whenever the process's mappings do.
+    public func fingerprint(_ stat: ProcStat) throws -> MappingFingerprint {
+        let path = files.path(stat.pid, "statm")
+        return try StatmParser.fingerprint(try files.read(path, pid: stat.pid, sizeHint: 256), threads: stat.threads, path: path)
+    }
+
+    /// A process whose description is known and whose usage was measured under `fingerprint`.
+    public func process(_ stat: ProcStat, description: ProcessDescription, usage: MeasuredUsage) -> ProcessRecord {
+        ProcessRecord(instance: ProcessInstance(pid: stat.pid, startTicks: stat.startTicks),
+                      stat: (stat.parentPid, stat.state, stat.threads), description: description,
+                      dataLimit: nil, memory: usage.memory, runsHeapAgent: usage.runsHeapAgent)
+    }
+
+    /// What a process uses: its mappings, classified and summed.
+    public func measure(_ stat: ProcStat, executable: String?, detail: Detail = []) throws -> Usage {
+        let pid = stat.pid
         let (regions, classes) = try classifiedRegions(pid, threads: stat.threads, executable: executable,
                                                        perRegionUsage: detail.contains(.perRegionUsage))
         var memory = RegionClassifier.totals(regions, classes)
@@ -68,12 +108,7 @@ public struct ProcessReader: Sendable {
             limit = try LimitsParser.dataLimit(try files.read(path, pid: pid), path: path)
         }
         let agentSuffix = "/" + HeapAgent.libraryName
-        let runsAgent = regions.contains { $0.path.hasSuffix(agentSuffix) }
-        let name = Self.displayName(comm: stat.comm, executable: executable, commandLine: args)
-        return ProcessRecord(instance: ProcessInstance(pid: pid, startTicks: stat.startTicks), parentPid: stat.parentPid,
-                             name: name, executable: executable.map(Self.withoutDeletedSuffix), commandLine: args,
-                             state: stat.state, threads: stat.threads, uid: uid, cgroup: cgroup,
-                             dataLimit: limit, memory: memory, runsHeapAgent: runsAgent)
+        return Usage(memory: memory, dataLimit: limit, runsHeapAgent: regions.contains { $0.path.hasSuffix(agentSuffix) })
     }
 
     /// When a process started, from its start ticks and the boot time in /proc/stat.

@@ -30,7 +30,10 @@ public enum RegionClassifier {
     /// the whole mapping counts as Data.
     public static func classify(_ regions: [Region], executable: String?, stackPointers: [UInt64] = [],
                                 dataSegmentEnd: DataSegmentEnd? = nil) -> (regions: [Region], classes: [MemoryClass]) {
-        let program = executable ?? regions.first(where: { $0.isFileBacked })?.path
+        // A deleted executable shows as "PATH (deleted)" in maps.
+        let program = executable.map { exe in
+            regions.first { $0.path == exe || $0.path == exe + " (deleted)" }?.path ?? exe
+        } ?? regions.first(where: { $0.isFileBacked })?.path
         var modules = Set<String>()
         for r in regions where r.permissions.execute && r.path.hasPrefix("/") { modules.insert(r.path) }
 
@@ -111,7 +114,8 @@ public enum RegionClassifier {
             case .shared: t.shared += r.size
             default: break
             }
-            t.virtualSize += r.size
+            // [vsyscall] is the kernel's gate page, not a mapping of the process: VmSize leaves it out.
+            if r.path != "[vsyscall]" { t.virtualSize += r.size }
         }
         return t
     }

@@ -1,3 +1,5 @@
+import DripModel
+
 /// The fields drip uses from /proc/PID/stat (see proc(5) for numbering).
 public struct ProcStat: Sendable, Equatable {
     public var pid: Int32
@@ -102,5 +104,22 @@ public enum CgroupParser {
             if line.contains(":name=systemd:") { v1 = line.split(separator: ":", maxSplits: 2).last.map(String.init) }
         }
         return v1
+    }
+}
+
+/// /proc/PID/statm: `size resident shared text lib data dt`, in pages.
+public enum StatmParser {
+    public static func fingerprint(_ text: [UInt8], threads: Int, path: String = "statm") throws -> MappingFingerprint {
+        var fields: [UInt64] = []
+        fields.reserveCapacity(7)
+        try text.withUnsafeBufferPointer { buf in
+            var s = ByteScanner(buf)
+            while fields.count < 7 {
+                s.skipSpaces()
+                guard let v = s.decimal() else { throw ProcError.malformed(path: path, reason: "expected 7 numbers") }
+                fields.append(v)
+            }
+        }
+        return MappingFingerprint(size: fields[0], text: fields[3], data: fields[5], threads: threads)
     }
 }

@@ -21,11 +21,7 @@ public final class StateStore: Sendable {
     public static let fileName = "state.sqlite"
 
     public init(directory: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw StoreError.unwritableDirectory(path: directory, reason: Self.reason(error))
-        }
+        try Self.makeDirectory(directory)
         if access(directory, W_OK) != 0 {
             throw StoreError.unwritableDirectory(path: directory, reason: String(cString: strerror(errno)))
         }
@@ -33,15 +29,37 @@ public final class StateStore: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.journalMode = .wal
+        // WAL with synchronous=NORMAL: a commit is atomic and the file never
+        // corrupt; a power cut may lose the last commit, which drip redoes.
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
-            try Self.migrator.migrate(queue)
+            let migrator = Self.migrator
+            // Checking first keeps the common run free of a write transaction.
+            if try !queue.read({ try migrator.hasCompletedMigrations($0) }) {
+                try migrator.migrate(queue)
+            }
         } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
             throw StoreError.corrupt(path: path, reason: error.message ?? "\(error.resultCode)")
         } catch let error as DatabaseError where [.SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM].contains(error.resultCode) {
             throw StoreError.unwritableDirectory(path: directory, reason: error.message ?? "\(error.resultCode)")
         } catch {
             throw StoreError.failed(path: path, reason: Self.reason(error))
+        }
+    }
+
+    /// mkdir -p without Foundation's FileManager, whose first use reads the user database.
+    static func makeDirectory(_ directory: String) throws {
+        var path = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/", omittingEmptySubsequences: true) {
+            path += "/" + component
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                throw StoreError.unwritableDirectory(path: directory, reason: "\(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        var info = stat()
+        guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw StoreError.unwritableDirectory(path: directory, reason: "not a directory")
         }
     }
 
@@ -92,6 +110,16 @@ public final class StateStore: Sendable {
                     start_ticks INTEGER NOT NULL,
                     jid INTEGER NOT NULL REFERENCES service(jid),
                     first_seen REAL NOT NULL,
+                    -- The ProcessDescription, so later runs need not read cmdline, exe and cgroup again.
+                    name TEXT NOT NULL,
+                    executable TEXT,
+                    command_line BLOB NOT NULL, -- arguments joined by NUL bytes
+                    cgroup TEXT,
+                    uid INTEGER NOT NULL,
+                    -- The last usage drip measured, valid while the fingerprint matches (docs/COLUMNS.md).
+                    fp_size INTEGER, fp_text INTEGER, fp_data INTEGER, fp_threads INTEGER,
+                    m_text INTEGER, m_data INTEGER, m_stack INTEGER, m_dynamic INTEGER, m_shared INTEGER,
+                    m_virtual INTEGER, m_agent INTEGER,
                     PRIMARY KEY (boot_id, pid, start_ticks));
                 CREATE TABLE compare_snapshot (
                     name TEXT PRIMARY KEY,

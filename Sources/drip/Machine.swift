@@ -20,23 +20,52 @@ struct Machine {
     }
 
     /// Every user process with its JID. Processes that exit mid-read are skipped.
-    func census(detail: ProcessReader.Detail = []) throws -> Census {
+    /// Processes the registry already knows are not described again (cmdline,
+    /// exe, cgroup), and their maps are not read again while their mapping
+    /// fingerprint (statm and thread count) is unchanged; `rescan` reads every
+    /// maps file. The work runs on every core.
+    func census(detail: ProcessReader.Detail = [], rescan: Bool = false) throws -> Census {
         let bootID = try reader.bootID()
-        var records: [ProcessRecord] = []
-        var denied = 0
-        for pid in try reader.pids() {
+        let known = try store.knownProcesses(bootID: bootID)
+        let reader = self.reader
+        let reuse = detail.isEmpty && !rescan
+        enum Outcome: Sendable { case record(ProcessRecord, MeasuredUsage?), skipped, denied }
+        let outcomes = parallelMap(try reader.pids()) { pid -> Outcome in
             do {
-                if let record = try reader.process(pid, detail: detail) { records.append(record) }
-            } catch ProcError.noSuchProcess {
-                continue
+                let stat = try reader.stat(pid)
+                if stat.isKernelThread { return .skipped }
+                let instance = ProcessInstance(pid: pid, startTicks: stat.startTicks)
+                let fingerprint = try reader.fingerprint(stat)
+                if reuse, let k = known[instance], let cached = k.usage, cached.fingerprint == fingerprint {
+                    return .record(reader.process(stat, description: k.description, usage: cached), nil)
+                }
+                let description = try known[instance]?.description ?? reader.describe(stat)
+                let record = try reader.process(stat, description: description, detail: detail)
+                var base = record.memory
+                (base.resident, base.dynamicResident, base.proportional, base.swap) = (0, 0, 0, 0)
+                return .record(record, MeasuredUsage(fingerprint: fingerprint, memory: base,
+                                                     runsHeapAgent: record.runsHeapAgent))
             } catch ProcError.permissionDenied {
-                denied += 1
-            } catch ProcError.io(_, let code) where code == ESRCH || code == ENOENT {
-                continue
+                return .denied
+            } catch {
+                // Gone mid-read (ENOENT/ESRCH, or an empty maps of a dying process).
+                return .skipped
             }
         }
-        let requests = records.map { JidRequest(instance: $0.instance, key: $0.serviceKey, name: $0.name) }
-        let assigned = try store.assignJids(bootID: bootID, processes: requests)
+        var records: [ProcessRecord] = []
+        var measured: [ProcessInstance: MeasuredUsage] = [:]
+        var denied = 0
+        for outcome in outcomes {
+            switch outcome {
+            case .record(let r, let usage):
+                records.append(r)
+                if let usage { measured[r.instance] = usage }
+            case .denied: denied += 1
+            case .skipped: break
+            }
+        }
+        let requests = records.map { JidRequest(instance: $0.instance, description: $0.description) }
+        let assigned = try store.assignJids(bootID: bootID, processes: requests, measured: measured)
         let jobs = records.compactMap { r in
             assigned[r.instance].map { Job(jid: $0.jid, instanceNumber: $0.instance, process: r) }
         }
@@ -66,7 +95,7 @@ struct Machine {
                 .map { "JID \($0.jid) (pid \($0.process.pid))" }.joined(separator: ", ")
             throw DripError.ambiguous("\(selector) matches \(matches.count) processes: \(list); name one by JID or pid:N")
         }
-        guard !detail.isEmpty else { return found }
+        // Read it again in full: the census may have used the registry's stored description.
         guard let reread = try reader.process(found.process.pid, detail: detail),
               reread.instance == found.process.instance else {
             throw DripError.notFound("process \(selector) exited while being read")

@@ -23,6 +23,8 @@ struct Ps: ParsableCommand {
               Virtual    all mapped address space (VmSize), reservations included
               Swap       swapped-out bytes (smaps_rollup Swap)
             Kernel threads are not listed. A process that exits while drip reads it is skipped.
+            drip re-reads a process's maps only when its kernel counters (statm: VmSize, VmExe, VmData+VmStk;
+            thread count) changed since drip last read them; --rescan reads them all.
             """,
         aliases: []
     )
@@ -42,19 +44,22 @@ struct Ps: ParsableCommand {
     @Option(name: .long, help: "Show only the first N rows.")
     var top: Int?
 
+    @Flag(name: .long, help: "Read every process's maps, even where the kernel's counters say nothing changed.")
+    var rescan = false
+
     func validate() throws {
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
         if sort == .resident && !detail { throw ValidationError("--sort resident needs --detail") }
     }
 
     func run() throws {
-        try reportingErrors { try Self.perform(detail: detail, sort: sort, top: top, output: output) }
+        try reportingErrors { try Self.perform(detail: detail, sort: sort, top: top, rescan: rescan, output: output) }
     }
 
-    static func perform(detail: Bool, sort: SortKey, top: Int?, output: OutputOptions) throws {
+    static func perform(detail: Bool, sort: SortKey, top: Int?, rescan: Bool = false, output: OutputOptions) throws {
         do {
             let machine = try Machine()
-            let census = try machine.census(detail: detail ? .all : [])
+            let census = try machine.census(detail: detail ? .all : [], rescan: rescan)
             var jobs = sorted(HeapCounterReader.attach(to: census.jobs), by: sort)
             if let top { jobs = Array(jobs.prefix(top)) }
             print(output.json ? try PsView.json(jobs, detail: detail)

@@ -36,6 +36,20 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(d.keys.contains("dyn_limit"))
     }
 
+    /// Growth between two runs shows, whether drip reuses unchanged processes' totals or not.
+    func testPsSeesGrowthBetweenRuns() throws {
+        let f = try FixtureProcess(fixture, ["--tag", "grow-between"])
+        let before = try XCTUnwrap(row(pid: f.pid, in: try psRows())?["dynamic"] as? Int)
+        XCTAssertEqual(row(pid: f.pid, in: try psRows())?["dynamic"] as? Int, before, "nothing changed, same number")
+        f.send("grow \(6 << 20)")
+        try f.waitFor("grew")
+        let after = try XCTUnwrap(row(pid: f.pid, in: try psRows())?["dynamic"] as? Int)
+        XCTAssertGreaterThanOrEqual(after - before, 6 << 20)
+        let rescan = try drip("ps", "--json", "--rescan")
+        let fresh = try XCTUnwrap(try rescan.json()["processes"] as? [[String: Any]])
+        XCTAssertEqual(row(pid: f.pid, in: fresh)?["dynamic"] as? Int, after, "reused totals equal a fresh read")
+    }
+
     func testPsTableIsSortedByDynamic() throws {
         let big = try FixtureProcess(fixture, ["--anon", "\(300 << 20)", "--tag", "sort"])
         let run = try drip("ps", "--top", "3", "--bytes")
@@ -101,7 +115,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(differences, differences.sorted(by: >), "largest growth first")
 
         let table = try drip("compare", "report")
-        XCTAssertTrue(table.stdout.hasPrefix("JID"), table.stdout)
+        XCTAssertEqual(table.stdout.split(separator: "\n").first?.split(separator: " ").first, "JID", table.stdout)
         XCTAssertTrue(table.stdout.contains("restart/exit/new"))
     }
 

@@ -64,7 +64,8 @@ final class LiveProcessTests: XCTestCase {
         let vmData = try XCTUnwrap(KeyValueParser.kilobytes(status["VmData"]))
         let vmSize = try XCTUnwrap(KeyValueParser.kilobytes(status["VmSize"]))
         let mainStack = zip(regions, classes).filter { $0.0.path == "[stack]" }.map(\.0.size).reduce(0, +)
-        XCTAssertEqual(m.data + m.dynamic + (m.stack - mainStack), vmData)
+        let dump = zip(regions, classes).map { "\($0.0.start) \($0.0.size) \($0.0.permissions.text) \($0.1) \($0.0.path)" }
+        XCTAssertEqual(m.data + m.dynamic + (m.stack - mainStack), vmData, dump.joined(separator: " | "))
         XCTAssertEqual(m.virtualSize, vmSize)
         XCTAssertEqual(classes.filter { $0 == .stack }.count, 3, "main stack + 2 thread stacks")
     }

@@ -11,11 +11,13 @@ final class JidRegistryTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     func request(_ pid: Int32, start: UInt64, key: String) -> JidRequest {
-        JidRequest(instance: ProcessInstance(pid: pid, startTicks: start), key: ServiceKey(key), name: key)
+        // The description's executable is the key's program, so its service key is exe:KEY.
+        JidRequest(instance: ProcessInstance(pid: pid, startTicks: start),
+                   description: ProcessDescription(name: key, executable: key, commandLine: [key], cgroup: nil, uid: 0))
     }
 
     func testJidsAreStableAcrossCallsAndStores() throws {
-        let a = request(100, start: 5, key: "exe:/usr/sbin/a"), b = request(200, start: 6, key: "exe:/usr/sbin/b")
+        let a = request(100, start: 5, key: "/usr/sbin/a"), b = request(200, start: 6, key: "/usr/sbin/b")
         let first = try StateStore(directory: dir).assignJids(bootID: "boot1", processes: [a, b])
         let second = try StateStore(directory: dir).assignJids(bootID: "boot1", processes: [b, a])
         XCTAssertEqual(first, second)
@@ -24,31 +26,31 @@ final class JidRegistryTests: XCTestCase {
 
     func testRestartKeepsTheJid() throws {
         let store = try StateStore(directory: dir)
-        let old = request(100, start: 5, key: "unit:snmpd.service")
+        let old = request(100, start: 5, key: "/usr/sbin/snmpd")
         let jid = try XCTUnwrap(store.assignJids(bootID: "b", processes: [old])[old.instance]?.jid)
-        let restarted = request(150, start: 90, key: "unit:snmpd.service")
+        let restarted = request(150, start: 90, key: "/usr/sbin/snmpd")
         let after = try store.assignJids(bootID: "b", processes: [restarted])
         XCTAssertEqual(after[restarted.instance], JidAssignment(jid: jid, instance: 1))
     }
 
     func testPidReuseIsANewProcess() throws {
         let store = try StateStore(directory: dir)
-        let a = request(100, start: 5, key: "exe:/bin/a")
+        let a = request(100, start: 5, key: "/bin/a")
         let jidA = try XCTUnwrap(store.assignJids(bootID: "b", processes: [a])[a.instance]?.jid)
         // Same pid, later start time, another program: the pid was reused.
-        let b = request(100, start: 500, key: "exe:/bin/b")
+        let b = request(100, start: 500, key: "/bin/b")
         let jidB = try XCTUnwrap(store.assignJids(bootID: "b", processes: [b])[b.instance]?.jid)
         XCTAssertNotEqual(jidA, jidB)
     }
 
     func testInstancesOfOneProgram() throws {
         let store = try StateStore(directory: dir)
-        let one = request(10, start: 1, key: "exe:/bin/sleep 100"), two = request(11, start: 2, key: "exe:/bin/sleep 100")
+        let one = request(10, start: 1, key: "/bin/sleep"), two = request(11, start: 2, key: "/bin/sleep")
         let first = try store.assignJids(bootID: "b", processes: [two, one])
         XCTAssertEqual(first[one.instance]?.instance, 1, "the older process is instance 1")
         XCTAssertEqual(first[two.instance]?.instance, 2)
         // Instance 1 restarts while 2 keeps running: it takes back JID and number 1.
-        let oneAgain = request(12, start: 3, key: "exe:/bin/sleep 100")
+        let oneAgain = request(12, start: 3, key: "/bin/sleep")
         let second = try store.assignJids(bootID: "b", processes: [two, oneAgain])
         XCTAssertEqual(second[oneAgain.instance], first[one.instance])
         XCTAssertEqual(second[two.instance], first[two.instance])
@@ -56,7 +58,7 @@ final class JidRegistryTests: XCTestCase {
 
     func testAnotherBootForgetsLiveProcesses() throws {
         let store = try StateStore(directory: dir)
-        let a = request(100, start: 5, key: "exe:/bin/a")
+        let a = request(100, start: 5, key: "/bin/a")
         let before = try store.assignJids(bootID: "boot1", processes: [a])
         // After a reboot the same (pid, start) is another process of the same service: same JID.
         let after = try store.assignJids(bootID: "boot2", processes: [a])
@@ -97,6 +99,18 @@ final class JidRegistryTests: XCTestCase {
         // Replacing a snapshot replaces all its rows.
         try store.saveCompareSnapshot(CompareSnapshot(name: "start", takenAt: Date(), bootID: "b", host: "h", rows: [rows[1]]))
         XCTAssertEqual(try store.compareSnapshot(named: "start")?.rows, [rows[1]])
+    }
+
+    func testKnownProcessesKeepTheirDescription() throws {
+        let store = try StateStore(directory: dir)
+        var a = request(100, start: 5, key: "/usr/sbin/a")
+        a.description.commandLine = ["/usr/sbin/a", "", "two words", "ünïcode"]
+        a.description.cgroup = "/system.slice/a.service"
+        let assigned = try store.assignJids(bootID: "b", processes: [a])
+        let known = try store.knownProcesses(bootID: "b")
+        XCTAssertEqual(known[a.instance]?.description, a.description)
+        XCTAssertEqual(known[a.instance]?.assignment, assigned[a.instance])
+        XCTAssertTrue(try store.knownProcesses(bootID: "other").isEmpty)
     }
 
     func testDefaultDirectory() {
