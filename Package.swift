@@ -20,12 +20,12 @@ let package = Package(
         .target(name: "DripStore", dependencies: ["DripModel", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "DripPresent", dependencies: ["DripModel"]),
         .target(name: "DripSymbols", dependencies: ["DripModel"]),
-        // TEMP: .target(name: "CDripAgentFormat"),
-        // TEMP: .target(name: "DripHeap", dependencies: ["DripModel", "DripProc", "DripSymbols", "CDripAgentFormat"]),
+        .target(name: "CDripAgentFormat"),
+        .target(name: "DripHeap", dependencies: ["DripModel", "DripProc", "DripSymbols", "CDripAgentFormat"]),
         .executableTarget(
             name: "drip",
             dependencies: [
-                "DripModel", "DripProc", "DripStore", "DripPresent",
+                "DripModel", "DripProc", "DripStore", "DripPresent", "DripSymbols", "DripHeap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -33,12 +33,14 @@ let package = Package(
         .executableTarget(name: "fixture-memory", path: "Tests/Fixtures/memory",
                           cSettings: [.unsafeFlags(["-O0", "-pthread"])],
                           linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("dl")]),
+        .executableTarget(name: "fixture-leaker-swift", path: "Tests/Fixtures/leaker-swift",
+                          swiftSettings: [.unsafeFlags(["-g"])]),
         .target(name: "DripTestSupport", path: "Tests/DripTestSupport"),
         .testTarget(name: "DripProcTests", dependencies: ["DripProc", "DripModel", "DripTestSupport", "fixture-memory"]),
         .testTarget(name: "DripStoreTests", dependencies: ["DripStore", "DripModel", "DripTestSupport"]),
         .testTarget(name: "DripPresentTests", dependencies: ["DripPresent", "DripModel"]),
         .testTarget(name: "DripSymbolsTests", dependencies: ["DripSymbols"]),
-        .testTarget(name: "DripCLITests", dependencies: ["drip", "DripTestSupport", "fixture-memory"]),
+        .testTarget(name: "DripCLITests", dependencies: ["drip", "DripTestSupport", "fixture-memory", "fixture-leaker-swift"]),
     ],
     swiftLanguageModes: [.v6]
 )

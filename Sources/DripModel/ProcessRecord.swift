@@ -9,9 +9,12 @@ public struct ProcessDescription: Sendable, Codable, Equatable {
     /// The cgroup v2 path, e.g. `/system.slice/ssh.service`.
     public var cgroup: String?
     public var uid: UInt32
+    /// The name given with `drip run --name`: it alone then names the service.
+    public var jobName: String?
 
-    public init(name: String, executable: String?, commandLine: [String], cgroup: String?, uid: UInt32) {
+    public init(name: String, executable: String?, commandLine: [String], cgroup: String?, uid: UInt32, jobName: String? = nil) {
         self.name = name; self.executable = executable; self.commandLine = commandLine; self.cgroup = cgroup; self.uid = uid
+        self.jobName = jobName
     }
 
     /// The systemd unit the cgroup names, if any (`ssh.service`).
@@ -26,6 +29,7 @@ public struct ProcessDescription: Sendable, Codable, Equatable {
     /// The service identity the JID registry keys on (docs/JID.md): a `.service`
     /// unit names the service by itself; otherwise the executable and its arguments do.
     public var serviceKey: ServiceKey {
+        if let jobName { return ServiceKey("name:" + jobName) }
         if let unit, unit.hasSuffix(".service") { return ServiceKey("unit:" + unit) }
         let program = executable ?? commandLine.first ?? name
         let args = commandLine.dropFirst().joined(separator: " ")

@@ -37,7 +37,7 @@ extension StateStore {
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT l.pid, l.start_ticks, l.jid, s.instance, l.name, l.executable, l.command_line, l.cgroup, l.uid,
                        l.fp_size, l.fp_text, l.fp_data, l.fp_threads,
-                       l.m_text, l.m_data, l.m_stack, l.m_dynamic, l.m_shared, l.m_virtual, l.m_agent
+                       l.m_text, l.m_data, l.m_stack, l.m_dynamic, l.m_shared, l.m_virtual, l.m_agent, l.job_name
                 FROM live_process l JOIN service s ON s.jid = l.jid WHERE l.boot_id = ?
                 """, arguments: [bootID])
             while let row = try rows.next() {
@@ -46,7 +46,7 @@ extension StateStore {
                     name: row[4], executable: row[5],
                     commandLine: commandLine.isEmpty ? [] : commandLine.split(separator: 0, omittingEmptySubsequences: false)
                         .map { String(decoding: $0, as: UTF8.self) },
-                    cgroup: row[7], uid: UInt32(truncatingIfNeeded: row[8] as Int64))
+                    cgroup: row[7], uid: UInt32(truncatingIfNeeded: row[8] as Int64), jobName: row[20])
                 var usage: MeasuredUsage?
                 if let size = row[9] as Int64? {
                     func u(_ i: Int) -> UInt64 { UInt64(clamping: row[i] as Int64? ?? 0) }
@@ -134,8 +134,9 @@ extension StateStore {
                 sql: "INSERT INTO service (key, instance, name, created_at) VALUES (?, ?, ?, ?)")
             let insertLive = try db.cachedStatement(
                 sql: """
-                    INSERT INTO live_process (boot_id, pid, start_ticks, jid, first_seen, name, executable, command_line, cgroup, uid)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO live_process (boot_id, pid, start_ticks, jid, first_seen, name, executable, command_line, cgroup, uid,
+                                              job_name)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             var held = heldJids
             for p in newcomers {
@@ -155,7 +156,7 @@ extension StateStore {
                 let d = p.description
                 try insertLive.execute(arguments: [bootID, p.instance.pid, Int64(bitPattern: p.instance.startTicks),
                                                    jid.value, now, d.name, d.executable, Data(d.commandLine.joined(separator: "\0").utf8),
-                                                   d.cgroup, Int64(d.uid)])
+                                                   d.cgroup, Int64(d.uid), d.jobName])
                 result[p.instance] = JidAssignment(jid: jid, instance: number)
             }
             return result

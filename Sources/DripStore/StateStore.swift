@@ -116,6 +116,7 @@ public final class StateStore: Sendable {
                     command_line BLOB NOT NULL, -- arguments joined by NUL bytes
                     cgroup TEXT,
                     uid INTEGER NOT NULL,
+                    job_name TEXT,
                     -- The last usage drip measured, valid while the fingerprint matches (docs/COLUMNS.md).
                     fp_size INTEGER, fp_text INTEGER, fp_data INTEGER, fp_threads INTEGER,
                     m_text INTEGER, m_data INTEGER, m_stack INTEGER, m_dynamic INTEGER, m_shared INTEGER,

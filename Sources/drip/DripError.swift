@@ -1,4 +1,5 @@
 import ArgumentParser
+import DripHeap
 import DripProc
 import DripStore
 #if canImport(Glibc)
@@ -21,7 +22,7 @@ enum DripError: Error, CustomStringConvertible {
 
 /// Runs a command body; any failure becomes `drip: <one line>` on stderr and a
 /// non-zero exit (2 usage, 3 not found/ambiguous, 4 missing state, 5 permission,
-/// 6 bad /proc data, 7 state store, 1 anything else).
+/// 6 bad /proc data, 7 state store, 8 no heap agent in the process, 1 anything else).
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
@@ -51,6 +52,13 @@ func describe(_ error: Error) -> (String, Int32) {
         case .io: return (e.description, 1)
         }
     case let e as StoreError: return (e.description, 7)
+    case let e as HeapError:
+        switch e {
+        case .noAgent: return (e.description, 8)
+        case .permissionDenied: return (e.description, 5)
+        case .processGone: return (e.description, 3)
+        default: return (e.description, 1)
+        }
     default: return ("\(error)", 1)
     }
 }

@@ -24,7 +24,10 @@ struct Machine {
     /// exe, cgroup), and their maps are not read again while their mapping
     /// fingerprint (statm and thread count) is unchanged; `rescan` reads every
     /// maps file. The work runs on every core.
-    func census(detail: ProcessReader.Detail = [], rescan: Bool = false) throws -> Census {
+    /// `describing` replaces what a pid is described as (`drip run` registers
+    /// itself as the program it is about to exec).
+    func census(detail: ProcessReader.Detail = [], rescan: Bool = false,
+                describing: [Int32: ProcessDescription] = [:]) throws -> Census {
         let bootID = try reader.bootID()
         let known = try store.knownProcesses(bootID: bootID)
         let reader = self.reader
@@ -36,10 +39,10 @@ struct Machine {
                 if stat.isKernelThread { return .skipped }
                 let instance = ProcessInstance(pid: pid, startTicks: stat.startTicks)
                 let fingerprint = try reader.fingerprint(stat)
-                if reuse, let k = known[instance], let cached = k.usage, cached.fingerprint == fingerprint {
+                if reuse, describing[pid] == nil, let k = known[instance], let cached = k.usage, cached.fingerprint == fingerprint {
                     return .record(reader.process(stat, description: k.description, usage: cached), nil)
                 }
-                let description = try known[instance]?.description ?? reader.describe(stat)
+                let description = try describing[pid] ?? known[instance]?.description ?? reader.describe(stat)
                 let record = try reader.process(stat, description: description, detail: detail)
                 var base = record.memory
                 (base.resident, base.dynamicResident, base.proportional, base.swap) = (0, 0, 0, 0)

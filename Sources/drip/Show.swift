@@ -47,7 +47,7 @@ struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "memory",
             abstract: "show memory compare start|end|report | show memory X",
-            subcommands: [MemoryCompare.self, MemoryMap.self],
+            subcommands: [MemoryCompare.self, MemoryHeap.self, MemoryMap.self],
             defaultSubcommand: MemoryMap.self
         )
     }
@@ -58,6 +58,32 @@ struct Show: ParsableCommand {
         @OptionGroup var output: OutputOptions
         func run() throws {
             try reportingErrors { try Compare.perform(action, output: output) }
+        }
+    }
+
+    /// `show memory heap dllname X` and `show memory heap allocated dllname X`.
+    struct MemoryHeap: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "heap",
+            abstract: "show memory heap [allocated] dllname X: same as 'drip heap X' ('allocated': --blocks)."
+        )
+        @Argument(help: "[allocated] dllname X") var words: [String]
+        @OptionGroup var output: OutputOptions
+        @Flag(name: .long, help: "Print every distinct stack of each caller.") var stacks = false
+        @Option(name: .long, help: "With allocated: at most this many blocks (0 = all).") var limit: Int = 1000
+
+        func validate() throws {
+            var w = words
+            if w.first == "allocated" { w.removeFirst() }
+            guard w.count == 2, w[0] == "dllname" else {
+                throw ValidationError("expected 'heap [allocated] dllname X'")
+            }
+        }
+        func run() throws {
+            try reportingErrors {
+                try HeapShow.perform(try ProcessSelector(parsing: words.last!), stacks: stacks,
+                                     blocks: words.first == "allocated", limit: limit, output: output)
+            }
         }
     }
 
