@@ -2,7 +2,7 @@
 # agent (see Package.swift for why SwiftPM must not link it).
 CONFIG ?= debug
 SWIFT_FLAGS ?=
-BIN := $(shell swift build -c $(CONFIG) $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
+BIN = $(shell swift build -c $(CONFIG) $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 
 .PHONY: all build agent test clean
 all: build
