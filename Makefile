@@ -16,7 +16,7 @@ build: agent
 test: agent agent-test
 	swift build --build-tests $(SWIFT_FLAGS)
 	cp $(AGENT_SO) $(BIN)/libdrip-agent.so
-	swift test --skip-build $(SWIFT_FLAGS)
+	swift test --skip-build --disable-swift-testing $(SWIFT_FLAGS)
 
 clean:
 	rm -rf .build

@@ -22,10 +22,12 @@ let package = Package(
         .target(name: "DripSymbols", dependencies: ["DripModel"]),
         .target(name: "CDripAgentFormat"),
         .target(name: "DripHeap", dependencies: ["DripModel", "DripProc", "DripSymbols", "CDripAgentFormat"]),
+        .target(name: "CDripPtrace"),
+        .target(name: "DripCoreDump", dependencies: ["DripModel", "DripProc", "DripSymbols", "CDripPtrace"]),
         .executableTarget(
             name: "drip",
             dependencies: [
-                "DripModel", "DripProc", "DripStore", "DripPresent", "DripSymbols", "DripHeap",
+                "DripModel", "DripProc", "DripStore", "DripPresent", "DripSymbols", "DripHeap", "DripCoreDump",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -35,11 +37,15 @@ let package = Package(
                           linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("dl")]),
         .executableTarget(name: "fixture-leaker-swift", path: "Tests/Fixtures/leaker-swift",
                           swiftSettings: [.unsafeFlags(["-g"])]),
+        .executableTarget(name: "fixture-threads", path: "Tests/Fixtures/threads",
+                          cSettings: [.unsafeFlags(["-g", "-O0", "-fno-omit-frame-pointer", "-pthread"])],
+                          linkerSettings: [.linkedLibrary("pthread")]),
         .target(name: "DripTestSupport", path: "Tests/DripTestSupport"),
-        .testTarget(name: "DripProcTests", dependencies: ["DripProc", "DripModel", "DripTestSupport", "fixture-memory"]),
+        .testTarget(name: "DripProcTests", dependencies: ["DripProc", "DripModel", "DripSymbols", "DripTestSupport", "fixture-memory"]),
         .testTarget(name: "DripStoreTests", dependencies: ["DripStore", "DripModel", "DripTestSupport"]),
         .testTarget(name: "DripPresentTests", dependencies: ["DripPresent", "DripModel"]),
         .testTarget(name: "DripSymbolsTests", dependencies: ["DripSymbols"]),
+        .testTarget(name: "DripCoreDumpTests", dependencies: ["DripCoreDump", "DripTestSupport", "fixture-threads"]),
         .testTarget(name: "DripCLITests", dependencies: ["drip", "DripTestSupport", "fixture-memory", "fixture-leaker-swift"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,12 +1,13 @@
 import DripModel
 import DripProc
 import DripStore
+import DripSymbols
 import Foundation
 
 /// Wires the /proc reader to the JID registry: every command's view of the
 /// live processes goes through here, so JIDs are assigned the same way everywhere.
 struct Machine {
-    let reader = ProcessReader()
+    let reader = ProcessReader(dataSegmentEnd: DataSegmentCache().dataSegmentEnd)
     let store: StateStore
 
     init() throws {
