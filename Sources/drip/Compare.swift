@@ -33,7 +33,9 @@ struct Compare: ParsableCommand {
         switch action {
         case .start, .end:
             let census = try machine.census()
-            let jobs = HeapCounterReader.attach(to: census.jobs)
+            // drip itself would show up as exited and new in every report.
+            let me = getpid()
+            let jobs = HeapCounterReader.attach(to: census.jobs.filter { $0.process.pid != me })
             let snapshot = CompareSnapshot(
                 name: action.rawValue, takenAt: Date(), bootID: try machine.reader.bootID(),
                 host: ProcessInfo.processInfo.hostName,
