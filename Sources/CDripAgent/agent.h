@@ -111,8 +111,27 @@ struct unwind_start {
 struct stack_bounds {
     uint64_t lo, hi;
 };
+/* The stack memory one walk read: (offset from the starting sp, value)
+ * for every word it dereferenced, in order. The walk is a pure function of
+ * the starting registers, the rules of the PCs it met (fixed for one
+ * unwind_gen) and these words, which is what the per-thread stack memo in
+ * interpose.c relies on. overflow = the walk read more than UNWIND_LOG_MAX
+ * words (not memoizable). used_bp = the result depends on the starting
+ * rbp (most -O2 code uses rbp as a general register: keying on it when no
+ * rule reads it would make the memo miss every time). */
+#define UNWIND_LOG_MAX 40
+struct unwind_log {
+    uint32_t n, overflow;
+    uint32_t used_bp; /* the starting rbp fed a CFA or a read */
+    uint32_t pad;
+    uint32_t off[UNWIND_LOG_MAX];
+    uint64_t val[UNWIND_LOG_MAX];
+};
+/* Bumped whenever cached unwind rules are dropped (dlclose seen). */
+extern uint32_t agent_unwind_gen AGENT_HIDDEN;
 void unwind_init(void) AGENT_HIDDEN;
+/* log may be NULL. */
 uint32_t unwind_capture(const struct unwind_start *st, const struct stack_bounds *b,
-                        uint64_t *frames, uint32_t max) AGENT_HIDDEN;
+                        uint64_t *frames, uint32_t max, struct unwind_log *log) AGENT_HIDDEN;
 
 #endif /* DRIP_AGENT_H */

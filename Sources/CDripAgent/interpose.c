@@ -112,6 +112,15 @@ static size_t boot_size(const void *p)
 
 enum { T_NEW = 0, T_REG = 1, T_EXITED = 2 };
 
+/* Per-thread stack memo (docs/AGENT.md, "Stack memo"): the walk from
+ * (pc, sp, bp) and the stack words it read, with the id it produced. */
+#define MEMO_WAYS 4
+struct memo {
+    uint64_t pc, sp, bp; /* pc == 0: empty */
+    uint32_t id, gen;
+    struct unwind_log log;
+};
+
 struct tls {
     uint32_t guard;
     uint32_t state;
@@ -121,6 +130,7 @@ struct tls {
     struct stack_bounds bounds;
     int64_t until_sample;
     uint64_t rng;
+    struct memo memo[MEMO_WAYS];
 };
 static __thread struct tls tls TLS_IE;
 
@@ -244,6 +254,7 @@ static __attribute__((noinline)) void thread_register(struct tls *t)
         t->shared = 1;
         return;
     }
+    int e = errno; /* pthread_getattr_np may allocate or read files */
     uint64_t tid = (uint64_t)gettid();
     struct drip_agent_thread_rec *r = claim_rec(tid);
     if (r) {
@@ -261,6 +272,7 @@ static __attribute__((noinline)) void thread_register(struct tls *t)
     t->fast = g_sampled && !g_limit && !t->shared;
     if (g_key_ok)
         pthread_setspecific(g_key, (void *)1);
+    errno = e;
 }
 
 /* pthread key destructor: the thread is exiting. Hand the record back; a
@@ -293,6 +305,7 @@ static __attribute__((noinline, cold)) void limit_hit(int64_t live, uint64_t req
     GLOBAL_INC(limit_hits);
     if (__atomic_exchange_n(&g_limit_fired, 1, __ATOMIC_RELAXED))
         return; /* one line, one signal per process */
+    int e = errno;
     char buf[200];
     size_t n = 0;
 #define PUT(s) (memcpy(buf + n, s, sizeof(s) - 1), n += sizeof(s) - 1)
@@ -308,6 +321,7 @@ static __attribute__((noinline, cold)) void limit_hit(int64_t live, uint64_t req
 #undef PUT
     agent_write_stderr(buf, n);
     raise(SIGSYS);
+    errno = e;
 }
 
 static inline void limit_check(struct tls *t, uint64_t request)
@@ -321,12 +335,57 @@ static inline void limit_check(struct tls *t, uint64_t request)
 
 /* ------------------------------------------------------- the bookkeeping */
 
+/* The walk is a pure function of its starting registers, the unwind rules
+ * of the PCs it meets (fixed while agent_unwind_gen is unchanged) and the
+ * stack words it reads. If all of those are what they were when the memo
+ * entry was made, the walk would produce the same frames, hence the same
+ * stack id: reuse it without walking or hashing. The words lie in
+ * [sp, stack top) of this thread, as they did when they were first read,
+ * so re-reading them cannot fault. */
+static inline int memo_valid(const struct memo *m, uint64_t pc, uint64_t sp, uint64_t bp,
+                             uint32_t gen)
+{
+    const struct unwind_log *l = &m->log;
+    if (m->pc != pc || m->sp != sp || m->gen != gen || (l->used_bp && m->bp != bp))
+        return 0;
+    for (uint32_t i = 0; i < l->n; i++)
+        if (*(const volatile uint64_t *)(uintptr_t)(sp + l->off[i]) != l->val[i])
+            return 0;
+    return 1;
+}
+
+static __attribute__((noinline)) uint32_t stack_id_slow(struct tls *t, struct memo *m,
+                                                        const struct unwind_start *st, uint32_t gen)
+{
+    uint64_t frames[DRIP_AGENT_MAX_FRAMES];
+    m->pc = 0; /* filled below; empty until complete */
+    uint32_t nf = unwind_capture(st, &t->bounds, frames, DRIP_AGENT_MAX_FRAMES, &m->log);
+    uint32_t id = stacks_intern(frames, nf);
+    /* Id 0 may be a transient failure (stack table could not grow): never
+     * memoize it. */
+    if (id != DRIP_AGENT_STACK_NONE && !m->log.overflow) {
+        m->sp = st->sp;
+        m->bp = st->bp;
+        m->gen = gen;
+        m->id = id;
+        m->pc = st->pc;
+    }
+    return id;
+}
+
+static inline uint32_t stack_id(struct tls *t, const struct unwind_start *st)
+{
+    uint32_t gen = __atomic_load_n(&agent_unwind_gen, __ATOMIC_ACQUIRE);
+    struct memo *m = &t->memo[(st->pc ^ (st->pc >> 7) ^ (st->sp >> 4)) & (MEMO_WAYS - 1)];
+    if (LIKELY(memo_valid(m, st->pc, st->sp, st->bp, gen)))
+        return m->id;
+    return stack_id_slow(t, m, st, gen);
+}
+
 static __attribute__((noinline)) void record_block(struct tls *t, void *p, size_t n,
                                                    const struct unwind_start *st)
 {
-    uint64_t frames[DRIP_AGENT_MAX_FRAMES];
-    uint32_t nf = unwind_capture(st, &t->bounds, frames, DRIP_AGENT_MAX_FRAMES);
-    uint32_t id = stacks_intern(frames, nf);
+    uint32_t id = stack_id(t, st);
     uint64_t old = 0;
     int r = blocks_insert((uint64_t)(uintptr_t)p, n, id, &old);
     if (UNLIKELY(r != BLOCK_INSERTED)) {
@@ -668,11 +727,11 @@ static __attribute__((noinline)) void *malloc_full(struct tls *t, size_t n,
         thread_register(t);
     limit_check(t, n);
     void *p = real.malloc(n);
+    /* errno: the bookkeeping below leaves it alone; the few calls that can
+     * change it (mmap, dl_iterate_phdr, ...) save and restore it. */
     if (LIKELY(p)) {
-        int e = errno;
         CNT(t, mallocs, 1);
         on_alloc_charged(t, p, n, st, charged);
-        errno = e;
     } else if (charged) {
         t->until_sample += (int64_t)n; /* nothing was allocated */
     }

@@ -18,6 +18,7 @@
  * lock, so a dlopen in another thread cannot deadlock with us.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <link.h>
 #include <stddef.h>
 #include <string.h>
@@ -43,6 +44,7 @@ struct ucache_ent {
 };
 static struct ucache_ent ucache[1u << UCACHE_BITS];
 static unsigned long long seen_subs;
+uint32_t agent_unwind_gen;
 
 /* v layout: kind 3 | bp_kind 2 | bp_off/8 int8 | cfa_off int27 | check 24 */
 static inline uint64_t pack(const struct rule *r, uint64_t h)
@@ -493,13 +495,17 @@ static void rule_resolve(uint64_t pc, struct rule *r)
 {
     struct find_ctx ctx = { .pc = pc, .first = 1 };
     ctx.r.kind = K_FP;
+    int e = errno;
     dl_iterate_phdr(find_cb, &ctx);
+    errno = e;
     __atomic_fetch_add(&drip_agent_state.unwind_cache_misses, 1, __ATOMIC_RELAXED);
     /* A dlclose since the last miss may have left rules for PCs that now
      * belong to other code: drop them all. */
     if (ctx.subs != __atomic_load_n(&seen_subs, __ATOMIC_RELAXED)) {
         __atomic_store_n(&seen_subs, ctx.subs, __ATOMIC_RELAXED);
         memset(ucache, 0, sizeof ucache);
+        /* Memoized walks used the dropped rules: invalidate them too. */
+        __atomic_fetch_add(&agent_unwind_gen, 1, __ATOMIC_RELEASE);
     }
     if (!ctx.found)
         ctx.r.kind = K_FP; /* JIT or anonymous code */
@@ -539,11 +545,31 @@ static inline int readable(uint64_t a, uint64_t lo, uint64_t hi)
     return a >= lo && a <= hi - 8;
 }
 
+/* Every stack word the walk dereferences goes through here, so the log
+ * holds all memory the result depends on. */
+static inline uint64_t rd_stack(uint64_t a, uint64_t lo, struct unwind_log *log)
+{
+    uint64_t v = *(const uint64_t *)a;
+    if (log) {
+        if (LIKELY(log->n < UNWIND_LOG_MAX)) {
+            log->off[log->n] = (uint32_t)(a - lo);
+            log->val[log->n] = v;
+            log->n++;
+        } else {
+            log->overflow = 1;
+        }
+    }
+    return v;
+}
+
 uint32_t unwind_capture(const struct unwind_start *st, const struct stack_bounds *b,
-                        uint64_t *frames, uint32_t max)
+                        uint64_t *frames, uint32_t max, struct unwind_log *log)
 {
     uint64_t pc = st->pc, sp = st->sp, bp = st->bp;
     uint32_t n = 0;
+    if (log)
+        log->n = log->overflow = log->used_bp = 0;
+    int bp_is_start = 1; /* bp still holds the starting rbp (B_SAME so far) */
     if (pc < 4096 || max == 0)
         return 0;
     frames[n++] = pc;
@@ -552,10 +578,16 @@ uint32_t unwind_capture(const struct unwind_start *st, const struct stack_bounds
     if (sp < b->lo || sp >= b->hi || b->hi - b->lo < 16)
         return n;
     const uint64_t lo = sp, hi = b->hi;
+    /* Offsets from lo are logged as 32 bits: stacks are < 4 GiB (the main
+     * thread's bound is capped at 1 GiB). Larger: no log, no memo. */
+    if (log && hi - lo >= (1ull << 32))
+        log->overflow = 1, log = NULL;
     while (n < max) {
         struct rule r;
         rule_get(pc, &r);
         uint64_t cfa, nbp = bp;
+        if (log && bp_is_start && r.kind != K_RSP)
+            log->used_bp = 1;
         switch (r.kind) {
         case K_RSP:
             cfa = sp + (uint64_t)r.cfa_off;
@@ -567,7 +599,7 @@ uint32_t unwind_capture(const struct unwind_start *st, const struct stack_bounds
             uint64_t a = bp + (uint64_t)r.cfa_off;
             if (!readable(a, lo, hi))
                 return n;
-            cfa = *(const uint64_t *)a;
+            cfa = rd_stack(a, lo, log);
             break;
         }
         case K_FP:
@@ -575,22 +607,24 @@ uint32_t unwind_capture(const struct unwind_start *st, const struct stack_bounds
             if (bp < sp || !readable(bp, lo, hi))
                 return n;
             cfa = bp + 16;
-            nbp = *(const uint64_t *)bp;
+            nbp = rd_stack(bp, lo, log);
             break;
         default:
             return n;
         }
         if (cfa <= sp || cfa > hi || !readable(cfa - 8, lo, hi))
             return n;
-        uint64_t ra = *(const uint64_t *)(cfa - 8);
+        uint64_t ra = rd_stack(cfa - 8, lo, log);
         if (r.bp_kind == B_AT) {
             uint64_t a = cfa + (uint64_t)r.bp_off;
-            nbp = readable(a, lo, hi) ? *(const uint64_t *)a : 0;
+            nbp = readable(a, lo, hi) ? rd_stack(a, lo, log) : 0;
         } else if (r.bp_kind == B_LOST && r.kind != K_FP) {
             nbp = 0;
         }
         if (ra < 4096)
             return n;
+        if (r.kind == K_FP || r.bp_kind != B_SAME)
+            bp_is_start = 0;
         pc = ra;
         sp = cfa;
         bp = nbp;

@@ -3,6 +3,7 @@
  * memory straight from mmap, spin/seq locks, a stderr line, and -ln(u) for
  * the sampler without libm.
  */
+#include <errno.h>
 #include <sys/mman.h>
 #include <sched.h>
 #include <string.h>
@@ -13,8 +14,12 @@ void *agent_map(size_t bytes)
 {
     /* MAP_NORESERVE: big tables are mostly untouched address space; pages
      * become memory only when written. */
+    /* errno is kept here, on the rare paths that can change it, so the hot
+     * paths do not have to save it around every bookkeeping step. */
+    int e = errno;
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    errno = e;
     if (p == MAP_FAILED)
         return NULL;
     __atomic_fetch_add(&drip_agent_state.agent_bytes, bytes, __ATOMIC_RELAXED);
@@ -25,7 +30,9 @@ void agent_unmap(void *p, size_t bytes)
 {
     if (!p)
         return;
+    int e = errno;
     munmap(p, bytes);
+    errno = e;
     __atomic_fetch_sub(&drip_agent_state.agent_bytes, bytes, __ATOMIC_RELAXED);
 }
 

@@ -6,6 +6,7 @@
 #include "agent_test.h"
 
 extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
 
 int main(void)
 {
@@ -83,6 +84,39 @@ int main(void)
     free(u);
     totals(s, &b);
     CHECK(b.unknown_frees - c.unknown_frees == 1 && b.frees - c.frees == 1, "unknown free counted");
+
+    /* Many blocks in few 64 KiB regions: shards grow several times and
+     * buckets overflow into their neighbours. Freed in a shuffled order,
+     * every block must still be found (an unfound one counts as unknown). */
+    {
+        enum { N = 200000 };
+        void **v = __libc_malloc(N * sizeof *v);
+        uint64_t seed = 88172645463325252ULL;
+        totals(s, &a);
+        for (int i = 0; i < N; i++)
+            v[i] = malloc(16 + i % 48);
+        for (int i = N - 1; i > 0; i--) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            int j = (int)(seed % (uint64_t)(i + 1));
+            void *x = v[i];
+            v[i] = v[j];
+            v[j] = x;
+        }
+        totals(s, &b);
+        CHECK(b.table_blocks - a.table_blocks == N, "bulk: table +%llu", (unsigned long long)(b.table_blocks - a.table_blocks));
+        CHECK(find_block(s, v[0], &meta) && find_block(s, v[N / 2], &meta), "bulk: blocks in the slot arrays");
+        for (int i = 0; i < N / 2; i++)
+            free(v[i]);
+        for (int i = 0; i < N / 2; i++) /* re-insert into a half-empty, overflowed table */
+            v[i] = malloc(16 + i % 48);
+        for (int i = 0; i < N; i++)
+            free(v[i]);
+        totals(s, &b);
+        CHECK(b.unknown_frees == a.unknown_frees, "bulk: %llu frees not found",
+              (unsigned long long)(b.unknown_frees - a.unknown_frees));
+        CHECK(b.table_blocks == a.table_blocks && b.table_bytes == a.table_bytes, "bulk: table back");
+        __libc_free(v);
+    }
 
     /* Watermark follows a 1 MiB peak within the flush batch. */
     void *big[16];
