@@ -149,6 +149,27 @@ public final class StateStore: Sendable {
                 CREATE INDEX heap_snapshot_jid ON heap_snapshot(jid, id);
                 """)
         }
+        m.registerMigration("v3-supervisor") { db in
+            // One row per service `drip supervise` runs, rewritten on every change (docs/SUPERVISOR.md).
+            try db.execute(sql: """
+                CREATE TABLE supervised_service (
+                    name TEXT PRIMARY KEY,
+                    jid INTEGER,
+                    pid INTEGER,
+                    start_ticks INTEGER,
+                    state TEXT NOT NULL,
+                    respawn INTEGER NOT NULL,
+                    respawn_count INTEGER NOT NULL,
+                    max_spawns_per_minute INTEGER NOT NULL,
+                    last_started REAL,
+                    last_exit TEXT,
+                    memory_limit INTEGER,
+                    limit_kind TEXT,
+                    supervisor_pid INTEGER NOT NULL,
+                    updated_at REAL NOT NULL);
+                CREATE INDEX supervised_service_jid ON supervised_service(jid);
+                """)
+        }
         return m
     }
 }
