@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .target(name: "DripModel"),
@@ -24,10 +25,14 @@ let package = Package(
         .target(name: "DripHeap", dependencies: ["DripModel", "DripProc", "DripSymbols", "CDripAgentFormat"]),
         .target(name: "CDripPtrace"),
         .target(name: "DripCoreDump", dependencies: ["DripModel", "DripProc", "DripSymbols", "CDripPtrace"]),
+        .target(name: "DripSupervisor", dependencies: [
+            "DripModel", "DripProc", "DripStore", "DripCoreDump", "DripSymbols", "CDripPtrace",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
         .executableTarget(
             name: "drip",
             dependencies: [
-                "DripModel", "DripProc", "DripStore", "DripPresent", "DripSymbols", "DripHeap", "DripCoreDump",
+                "DripModel", "DripProc", "DripStore", "DripPresent", "DripSymbols", "DripHeap", "DripCoreDump", "DripSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +50,7 @@ let package = Package(
         .testTarget(name: "DripStoreTests", dependencies: ["DripStore", "DripModel", "DripTestSupport"]),
         .testTarget(name: "DripPresentTests", dependencies: ["DripPresent", "DripModel"]),
         .testTarget(name: "DripSymbolsTests", dependencies: ["DripSymbols"]),
+        .testTarget(name: "DripSupervisorTests", dependencies: ["DripSupervisor", "DripModel", "DripTestSupport", "drip"]),
         .testTarget(name: "DripCoreDumpTests", dependencies: ["DripCoreDump", "DripTestSupport", "fixture-threads"]),
         .testTarget(name: "DripCLITests", dependencies: ["drip", "DripTestSupport", "fixture-memory", "fixture-leaker-swift"]),
     ],

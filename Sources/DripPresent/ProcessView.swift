@@ -1,9 +1,30 @@
 import DripModel
 import Foundation
 
+/// What `drip supervise` records about a process it runs (the router's
+/// sysmgr fields); nil for processes it does not supervise.
+public struct Supervision: Sendable, Equatable {
+    public var service: String
+    public var respawn: Bool
+    public var respawnCount: Int
+    public var maxSpawnsPerMinute: Int
+    public var lastStarted: Date?
+    public var memoryLimit: UInt64?
+    /// `agent` (DRIP_LIMIT_BYTES, SIGSYS) or `rlimit` (RLIMIT_DATA).
+    public var limitKind: String?
+
+    public init(service: String, respawn: Bool, respawnCount: Int, maxSpawnsPerMinute: Int, lastStarted: Date?,
+                memoryLimit: UInt64?, limitKind: String?) {
+        self.service = service; self.respawn = respawn; self.respawnCount = respawnCount
+        self.maxSpawnsPerMinute = maxSpawnsPerMinute; self.lastStarted = lastStarted; self.memoryLimit = memoryLimit
+        self.limitKind = limitKind
+    }
+}
+
 /// `drip process X`: one process, field by field.
 public enum ProcessView {
-    public static func text(_ job: Job, startedAt: Date?, user: String?, sizes: SizeStyle) -> String {
+    public static func text(_ job: Job, startedAt: Date?, user: String?, sizes: SizeStyle,
+                            supervision: Supervision? = nil) -> String {
         let p = job.process
         let m = p.memory
         var fields: [(String, String)] = [
@@ -13,10 +34,10 @@ public enum ProcessView {
             ("Executable path", p.executable ?? "-"),
             ("Command line", p.commandLine.isEmpty ? "-" : p.commandLine.map(quoted).joined(separator: " ")),
             ("Instance #", String(job.instanceNumber)),
-            ("Respawn", "-"),
-            ("Respawn count", "-"),
-            ("Max. spawns per minute", "-"),
-            ("Last started", startedAt.map(format) ?? "-"),
+            ("Respawn", supervision.map { $0.respawn ? "ON" : "OFF" } ?? "-"),
+            ("Respawn count", supervision.map { String($0.respawnCount) } ?? "-"),
+            ("Max. spawns per minute", supervision.map { String($0.maxSpawnsPerMinute) } ?? "-"),
+            ("Last started", (supervision?.lastStarted ?? startedAt).map(format) ?? "-"),
             ("Process state", stateName(p.state)),
             ("Started at", startedAt.map(format) ?? "-"),
             ("Threads", String(p.threads)),
@@ -25,6 +46,12 @@ public enum ProcessView {
             ("Cgroup", p.cgroup ?? "-"),
             ("Unit", p.unit ?? "-"),
             ("Dynamic limit", p.dataLimit.map { sizes.format($0) } ?? "unlimited"),
+        ]
+        if let limit = supervision?.memoryLimit {
+            fields.append(("Memory limit", sizes.format(limit) + (supervision?.limitKind == "agent" ? " (heap agent: SIGSYS)"
+                                                                  : " (RLIMIT_DATA)")))
+        }
+        fields += [
             ("Text", sizes.format(m.text)),
             ("Data", sizes.format(m.data)),
             ("Stack", sizes.format(m.stack)),
@@ -42,14 +69,16 @@ public enum ProcessView {
             .joined(separator: "\n") + "\n"
     }
 
-    public static func json(_ job: Job, startedAt: Date?, user: String?) throws -> String {
+    public static func json(_ job: Job, startedAt: Date?, user: String?, supervision: Supervision? = nil) throws -> String {
         struct Out: Encodable {
             var jid: Int64, pid: Int32, name: String, executable: String?, commandLine: [String], instance: Int
             var state: String, startedAt: Date?, threads: Int, parentPid: Int32, uid: UInt32, user: String?
             var cgroup: String?, unit: String?, dynLimit: UInt64?, memory: MemoryTotals, heap: HeapCounters?
             var respawn: Bool?, respawnCount: Int?, maxSpawnsPerMinute: Int?, lastStarted: Date?
+            var service: String?, memoryLimit: UInt64?, limitKind: String?
             enum CodingKeys: String, CodingKey {
                 case jid, pid, name, executable, instance, state, threads, uid, user, cgroup, unit, memory, heap, respawn
+                case service, memoryLimit = "memory_limit", limitKind = "limit_kind"
                 case commandLine = "command_line", startedAt = "started_at", parentPid = "parent_pid"
                 case dynLimit = "dyn_limit", respawnCount = "respawn_count", maxSpawnsPerMinute = "max_spawns_per_minute"
                 case lastStarted = "last_started"
@@ -65,6 +94,8 @@ public enum ProcessView {
                 try c.encode(memory, forKey: .memory); try c.encode(heap, forKey: .heap)
                 try c.encode(respawn, forKey: .respawn); try c.encode(respawnCount, forKey: .respawnCount)
                 try c.encode(maxSpawnsPerMinute, forKey: .maxSpawnsPerMinute); try c.encode(lastStarted, forKey: .lastStarted)
+                try c.encode(service, forKey: .service); try c.encode(memoryLimit, forKey: .memoryLimit)
+                try c.encode(limitKind, forKey: .limitKind)
             }
         }
         let p = job.process
@@ -72,8 +103,11 @@ public enum ProcessView {
                                          commandLine: p.commandLine, instance: job.instanceNumber, state: p.state,
                                          startedAt: startedAt, threads: p.threads, parentPid: p.parentPid, uid: p.uid,
                                          user: user, cgroup: p.cgroup, unit: p.unit, dynLimit: p.dataLimit,
-                                         memory: p.memory, heap: p.heap, respawn: nil, respawnCount: nil,
-                                         maxSpawnsPerMinute: nil, lastStarted: nil))
+                                         memory: p.memory, heap: p.heap, respawn: supervision?.respawn,
+                                         respawnCount: supervision?.respawnCount,
+                                         maxSpawnsPerMinute: supervision?.maxSpawnsPerMinute,
+                                         lastStarted: supervision?.lastStarted, service: supervision?.service,
+                                         memoryLimit: supervision?.memoryLimit, limitKind: supervision?.limitKind))
     }
 
     static func stateName(_ code: String) -> String {

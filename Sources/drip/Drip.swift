@@ -14,6 +14,7 @@ struct Drip: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Ps.self, Compare.self, ProcessInfoCommand.self, MapCommand.self, Dll.self, Heap.self, Run.self,
-                      Show.self]
+                      Supervise.self,
+                      Show.self, Core.self, Dumpcore.self]
     )
 }

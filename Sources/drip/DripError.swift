@@ -1,7 +1,9 @@
 import ArgumentParser
+import DripCoreDump
 import DripHeap
 import DripProc
 import DripStore
+import DripSupervisor
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,11 +54,28 @@ func describe(_ error: Error) -> (String, Int32) {
         case .io: return (e.description, 1)
         }
     case let e as StoreError: return (e.description, 7)
+    case let e as ConfigError: return (e.description, 2)
+    case let e as ControlSocket.Failure:
+        switch e {
+        case .notRunning: return (e.description, 4)
+        case .badMode, .notOwner: return (e.description, 5)
+        default: return (e.description, 1)
+        }
+    case let e as SpawnError: return (e.description, 1)
+    case let e as SystemError: return (e.description, 1)
     case let e as HeapError:
         switch e {
         case .noAgent: return (e.description, 8)
         case .permissionDenied: return (e.description, 5)
         case .processGone: return (e.description, 3)
+        default: return (e.description, 1)
+        }
+    case let e as CoreDumpError:
+        switch e {
+        case .noSuchProcess: return (e.description, 3)
+        case .permissionDenied, .alreadyTraced: return (e.description, 5)
+        case .output: return (e.description, 9)
+        case .interrupted(let signal): return (e.description, 128 + signal)
         default: return (e.description, 1)
         }
     default: return ("\(error)", 1)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DripModel
 import DripPresent
+import DripStore
 import Foundation
 
 struct ProcessInfoCommand: ParsableCommand {
@@ -22,8 +23,19 @@ struct ProcessInfoCommand: ParsableCommand {
         let job = HeapCounterReader.attach(to: [try machine.job(selector, detail: [.resident, .limits])])[0]
         let started = try? machine.reader.startDate(job.process.instance.startTicks)
         let user = userName(job.process.uid)
-        print(output.json ? try ProcessView.json(job, startedAt: started, user: user)
-                          : ProcessView.text(job, startedAt: started, user: user, sizes: output.sizes), terminator: "")
+        let supervision = Self.supervision(of: job, store: machine.store)
+        print(output.json ? try ProcessView.json(job, startedAt: started, user: user, supervision: supervision)
+                          : ProcessView.text(job, startedAt: started, user: user, sizes: output.sizes, supervision: supervision),
+              terminator: "")
+    }
+
+    /// The respawn fields `drip supervise` recorded for this JID, when this very process is the one it runs.
+    static func supervision(of job: Job, store: StateStore) -> Supervision? {
+        guard let r = try? store.supervisedService(jid: job.jid), r.pid == job.process.pid,
+              r.startTicks == nil || r.startTicks == job.process.instance.startTicks else { return nil }
+        return Supervision(service: r.name, respawn: r.respawn, respawnCount: r.respawnCount,
+                           maxSpawnsPerMinute: r.maxSpawnsPerMinute, lastStarted: r.lastStarted, memoryLimit: r.memoryLimit,
+                           limitKind: r.limitKind)
     }
 
     static func userName(_ uid: UInt32) -> String? {

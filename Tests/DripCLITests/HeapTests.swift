@@ -186,6 +186,25 @@ final class HeapTests: XCTestCase {
         XCTAssertEqual(heap["liveBlocks"] as? Int, 150 + 33)
     }
 
+    /// A target that churns on two threads, blocks on a third and has closed
+    /// every fd: drip reads it anyway, and the quiet caller's count is exact.
+    func testBusyTargetWithNoFileDescriptors() throws {
+        let exe = try compile("busy/busy.c", flags: ["-g", "-O2", "-pthread"])
+        let f = try runUnderAgent(exe)
+        Thread.sleep(forTimeInterval: 0.3)  // the threads are churning and fds closed
+        let status = try String(contentsOfFile: "/proc/\(f.pid)/status", encoding: .utf8)
+        XCTAssertTrue(status.contains("Threads:\t4"), status)
+        for _ in 0..<5 {
+            let all = try callers(f.pid)
+            let row = try XCTUnwrap(caller("hold_sessions", in: all), "\(all.map { $0["caller"] ?? "" })")
+            XCTAssertEqual(row["blocks"] as? Int, 77)
+            XCTAssertEqual(row["bytes"] as? Int, 77 * 48)
+        }
+        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(f.pid)/fd")
+        XCTAssertTrue(fds.isEmpty, "the target has no fd at all: \(fds)")
+        XCTAssertNotEqual(kill(f.pid, 0), -1, "still running")
+    }
+
     func testHeapOfAProcessWithoutTheAgent() throws {
         let f = try FixtureProcess(BuiltProducts.path("fixture-memory"), ["--tag", "no-agent"])
         let run = try drip("heap", "pid:\(f.pid)")

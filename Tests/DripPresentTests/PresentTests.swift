@@ -1,4 +1,6 @@
 @testable import DripPresent
+import DripModel
+import Foundation
 import XCTest
 
 final class PresentTests: XCTestCase {
@@ -25,5 +27,19 @@ final class PresentTests: XCTestCase {
             "  117  arp   662916",
             "65819  exec      88",
         ].joined(separator: "\n") + "\n")
+    }
+
+    func testHandWrittenBlocksJSONParses() throws {
+        let blocks = [HeapBlock(address: 0x1000, usize: 24, size: 32, caller: "f \"quoted\" (a.c:1) → strdup\n"),
+                      HeapBlock(address: 0x2000, usize: 8, size: 32, caller: "g")]
+        let text = try HeapView.blocksJSON(blocks, total: 5)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let rows = try XCTUnwrap(object["blocks"] as? [[String: Any]])
+        XCTAssertEqual(rows.count, 2)
+        XCTAssertEqual(rows[0]["caller"] as? String, blocks[0].caller)
+        XCTAssertEqual(rows[0]["address"] as? String, "0x1000")
+        XCTAssertEqual(rows[1]["usize"] as? Int, 8)
+        XCTAssertEqual(object["total"] as? Int, 5)
+        XCTAssertEqual(try HeapView.blocksJSON([], total: 0).filter { !$0.isWhitespace }, "{\"blocks\":[],\"total\":0}")
     }
 }

@@ -12,23 +12,45 @@ public enum BuiltProducts {
 
 /// A fixture program started by a test: reads its `key=value` lines until
 /// `ready`, accepts commands on stdin, and is killed when the test is done.
+///
+/// Started with posix_spawn, not Foundation's Process: Process takes a child
+/// that closes all its file descriptors (as daemons and the `busy` fixture do)
+/// for exited and blocks in wait4 on it, which stalls every later Process.
 public final class FixtureProcess: @unchecked Sendable {
-    public let process = Process()
-    private let input = Pipe()
-    private let output = Pipe()
-    private var buffer = Data()
+    public let pid: Int32
+    private let stdinFD: Int32
+    private let stdoutFD: Int32
+    private var buffer: [UInt8] = []
+    private var reaped = false
     public private(set) var facts: [String: String] = [:]
-
-    public var pid: Int32 { process.processIdentifier }
 
     public init(_ executable: String, _ arguments: [String] = [], environment: [String: String]? = nil,
                 file: StaticString = #filePath, line: UInt = #line) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
+        var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0]
+        guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw FixtureError.exited }
+        // Our ends must not leak into later children (they would hold the pipes open).
+        for fd in toChild + fromChild { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0)=\($1)" }
+        var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, executable, &actions, nil, &argv, &envp)
+        close(toChild[0])
+        close(fromChild[1])
+        guard rc == 0 else {
+            close(toChild[1]); close(fromChild[0])
+            XCTFail("cannot start \(executable): \(String(cString: strerror(rc)))", file: file, line: line)
+            throw FixtureError.exited
+        }
+        pid = child
+        stdinFD = toChild[1]
+        stdoutFD = fromChild[0]
         _ = try waitFor("ready", file: file, line: line)
     }
 
@@ -37,10 +59,10 @@ public final class FixtureProcess: @unchecked Sendable {
     public func waitFor(_ prefix: String, timeout: TimeInterval = 20, file: StaticString = #filePath,
                         line: UInt = #line) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
+        while true {
             if let newline = buffer.firstIndex(of: 0x0A) {
-                let text = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                buffer.removeSubrange(buffer.startIndex...newline)
+                let text = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
                 for pair in text.split(separator: " ") {
                     let kv = pair.split(separator: "=", maxSplits: 1)
                     if kv.count == 2 { facts[String(kv[0])] = String(kv[1]) }
@@ -48,26 +70,42 @@ public final class FixtureProcess: @unchecked Sendable {
                 if text.hasPrefix(prefix) { return text }
                 continue
             }
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else {
+                XCTFail("fixture did not print '\(prefix)' in \(timeout)s", file: file, line: line)
+                throw FixtureError.timeout
+            }
+            var poller = pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, Int32(left * 1000)) <= 0 { continue }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = read(stdoutFD, &chunk, chunk.count)
+            if n <= 0 {
                 XCTFail("fixture exited before printing '\(prefix)'", file: file, line: line)
                 throw FixtureError.exited
             }
-            buffer.append(chunk)
+            buffer.append(contentsOf: chunk[..<n])
         }
-        XCTFail("fixture did not print '\(prefix)' in \(timeout)s", file: file, line: line)
-        throw FixtureError.timeout
     }
 
     public func send(_ command: String) {
-        input.fileHandleForWriting.write(Data((command + "\n").utf8))
+        let bytes = Array((command + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(stdinFD, $0.baseAddress, $0.count) }
     }
 
+    /// Kills the fixture (SIGTERM, then SIGKILL) and reaps it.
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        guard !reaped else { return }
+        reaped = true
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<200 {
+            if waitpid(pid, &status, WNOHANG) == pid { break }
+            usleep(10_000)
+            if kill(pid, 0) != 0 { break }
         }
+        if kill(pid, 0) == 0 { kill(pid, SIGKILL); waitpid(pid, &status, 0) }
+        close(stdinFD)
+        close(stdoutFD)
     }
 
     deinit { stop() }
