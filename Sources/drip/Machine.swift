@@ -90,7 +90,9 @@ struct Machine {
         }
         guard let found = matches.first else {
             if case .pid(let pid) = selector, kill(pid, 0) == 0 || errno == EPERM {
-                throw DripError.notFound("pid \(pid) is a kernel thread or could not be read")
+                // Reading it alone gives the real reason (permission denied, most often).
+                _ = try reader.process(pid)
+                throw DripError.notFound("pid \(pid) is a kernel thread")
             }
             throw DripError.notFound("no process with \(selector)")
         }

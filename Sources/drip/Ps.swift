@@ -16,7 +16,8 @@ struct Ps: ParsableCommand {
               Dynamic  [heap] and every other private anonymous writable mapping (malloc arenas, mmapped
                        blocks); PROT_NONE reservations are not counted
             With --detail:
-              Dyn-Limit  RLIMIT_DATA soft limit (/proc/PID/limits), or unlimited
+              Dyn-Limit  RLIMIT_DATA soft limit (/proc/PID/limits), or the heap agent's limit
+                         (DRIP_LIMIT_BYTES) when that is tighter, or unlimited
               Dyn-Phy    resident bytes of the Dynamic mappings (smaps Rss)
               Shm-Tot    shared mappings ('s' in maps: shm, memfd, shared files)
               Phy-Tot    resident bytes of the whole process (smaps_rollup Rss)

@@ -192,6 +192,28 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(libs.contains { $0["path"] as? String == fixture }, "the program is not a DLL")
     }
 
+    /// Another user's process: drip says permission denied in one line (exit 5), and ps leaves it out.
+    func testPermissionDeniedAsAnotherUser() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            throw XCTSkip("needs root and setpriv to run drip as another user")
+        }
+        let f = try FixtureProcess(fixture, ["--tag", "not-yours"])
+        chmod(state, 0o777)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", BuiltProducts.path("drip"), "map", "pid:\(f.pid)"]
+        p.environment = ["DRIP_STATE_DIR": state + "/nobody", "PATH": "/usr/bin:/bin"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 5, message)
+        XCTAssertTrue(message.hasPrefix("drip: permission denied reading /proc/\(f.pid)/"), message)
+        XCTAssertEqual(message.split(separator: "\n").count, 1)
+    }
+
     func testCorruptStateDbIsOneLine() throws {
         try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: state + "/state.sqlite"))
         let run = try drip("ps")

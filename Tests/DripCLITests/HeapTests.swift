@@ -156,6 +156,27 @@ final class HeapTests: XCTestCase {
         XCTAssertEqual(liveTop["status"] as? String, "")
     }
 
+    /// Sampled mode: a sampled block of size s stands for 1/(1-exp(-s/N)) blocks,
+    /// so per-caller estimates are unbiased. 20,000 blocks of 100 bytes sampled
+    /// every 4 KiB on average: about 480 samples, a relative error near 5%.
+    func testSampledModeEstimates() throws {
+        let exe = try compile("leaker/leaker.c", flags: ["-g", "-O2"])
+        let f = try runUnderAgent(exe, runArgs: ["--sample-bytes", "4096"])
+        f.send("leak 20000")
+        try f.waitFor("leaked")
+        let run = try drip("heap", "pid:\(f.pid)", "--json")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let json = try run.json()
+        let summary = try XCTUnwrap(json["summary"] as? [String: Any])
+        XCTAssertEqual(summary["mode"] as? String, "sampled")
+        XCTAssertEqual(summary["sample_bytes"] as? Int, 4096)
+        XCTAssertGreaterThanOrEqual(summary["mallocs"] as? Int ?? 0, 20650, "call counts stay exact")
+        let row = try XCTUnwrap(caller("leak_more", in: try XCTUnwrap(json["callers"] as? [[String: Any]])))
+        let bytes = Double(row["bytes"] as? Int ?? 0), blocks = Double(row["blocks"] as? Int ?? 0)
+        XCTAssertEqual(bytes, 2_000_000, accuracy: 2_000_000 * 0.2, "estimated bytes")
+        XCTAssertEqual(blocks, 20_000, accuracy: 20_000 * 0.2, "estimated blocks")
+    }
+
     func testBlocksListEveryLiveBlock() throws {
         let exe = try compile("leaker/leaker.c", flags: ["-g", "-O2"])
         let f = try runUnderAgent(exe)
