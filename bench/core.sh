@@ -41,6 +41,11 @@ for run in $(seq 1 "$RUNS"); do
   d_elf=$(sed -n 's/.*"core_bytes" : \([0-9]*\).*/\1/p' <<<"$json")
   d_file=$(sed -n 's/.*"bytes" : \([0-9]*\).*/\1/p' <<<"$json")
   printf '%-6s %4s %10.1f %10.1f %12s %12s\n' drip "$run" "$d_pause" "$d_total" "$d_elf" "$d_file"
+  rm -rf "$DRIP_DUMP_DIR"
+  m_json=$("$BIN/drip" core "pid:$FIX" --json --md5)
+  m_pause=$(sed -n 's/.*"pause_ms" : \([0-9.]*\).*/\1/p' <<<"$m_json")
+  m_total=$(sed -n 's/.*"total_ms" : \([0-9.]*\).*/\1/p' <<<"$m_json")
+  printf '%-6s %4s %10.1f %10.1f   (drip core --md5: also hashes the core as it is written)\n' drip5 "$run" "$m_pause" "$m_total"
 
   t0=$(now)
   gcore -o "$WORK/gcore" "$FIX" >/dev/null 2>&1

@@ -27,11 +27,14 @@ public struct CoreDumpRequest: Sendable {
     /// zstd level (1 = fastest).
     public var level: Int
     public var date: Date
+    /// Compute the md5 of the core file while writing it (the dumper's CORE_MD5 line).
+    public var checksum: Bool
 
     public init(pid: Int32, jid: Int64, name: String, mode: Mode = .running, directory: String,
-                requester: String = "drip", host: String = DumpName.hostName(), level: Int = 1, date: Date = Date()) {
+                requester: String = "drip", host: String = DumpName.hostName(), level: Int = 1, date: Date = Date(),
+                checksum: Bool = true) {
         self.pid = pid; self.jid = jid; self.name = name; self.mode = mode; self.directory = directory
-        self.requester = requester; self.host = host; self.level = level; self.date = date
+        self.requester = requester; self.host = host; self.level = level; self.date = date; self.checksum = checksum
     }
 }
 
@@ -121,7 +124,7 @@ public final class CoreDumper {
         }
         let textFD = try DumpFiles.create(textPath)
         defer { close(textFD) }
-        let compressor = try Compressor(path: corePath, level: request.level)
+        let compressor = try Compressor(path: corePath, level: request.level, checksum: request.checksum)
         defer { compressor.abort() }
 
         drip_signals_trap()
