@@ -1,30 +1,10 @@
 import DripModel
 import Foundation
 
-/// What `drip supervise` records about a process it runs (the router's
-/// sysmgr fields); nil for processes it does not supervise.
-public struct Supervision: Sendable, Equatable {
-    public var service: String
-    public var respawn: Bool
-    public var respawnCount: Int
-    public var maxSpawnsPerMinute: Int
-    public var lastStarted: Date?
-    public var memoryLimit: UInt64?
-    /// `agent` (DRIP_LIMIT_BYTES, SIGSYS) or `rlimit` (RLIMIT_DATA).
-    public var limitKind: String?
-
-    public init(service: String, respawn: Bool, respawnCount: Int, maxSpawnsPerMinute: Int, lastStarted: Date?,
-                memoryLimit: UInt64?, limitKind: String?) {
-        self.service = service; self.respawn = respawn; self.respawnCount = respawnCount
-        self.maxSpawnsPerMinute = maxSpawnsPerMinute; self.lastStarted = lastStarted; self.memoryLimit = memoryLimit
-        self.limitKind = limitKind
-    }
-}
-
 /// `drip process X`: one process, field by field.
 public enum ProcessView {
     public static func text(_ job: Job, startedAt: Date?, user: String?, sizes: SizeStyle,
-                            supervision: Supervision? = nil) -> String {
+                            supervision: ServiceStatus? = nil) -> String {
         let p = job.process
         let m = p.memory
         var fields: [(String, String)] = [
@@ -69,7 +49,7 @@ public enum ProcessView {
             .joined(separator: "\n") + "\n"
     }
 
-    public static func json(_ job: Job, startedAt: Date?, user: String?, supervision: Supervision? = nil) throws -> String {
+    public static func json(_ job: Job, startedAt: Date?, user: String?, supervision: ServiceStatus? = nil) throws -> String {
         struct Out: Encodable {
             var jid: Int64, pid: Int32, name: String, executable: String?, commandLine: [String], instance: Int
             var state: String, startedAt: Date?, threads: Int, parentPid: Int32, uid: UInt32, user: String?
@@ -106,7 +86,7 @@ public enum ProcessView {
                                          memory: p.memory, heap: p.heap, respawn: supervision?.respawn,
                                          respawnCount: supervision?.respawnCount,
                                          maxSpawnsPerMinute: supervision?.maxSpawnsPerMinute,
-                                         lastStarted: supervision?.lastStarted, service: supervision?.service,
+                                         lastStarted: supervision?.lastStarted, service: supervision?.name,
                                          memoryLimit: supervision?.memoryLimit, limitKind: supervision?.limitKind))
     }
 

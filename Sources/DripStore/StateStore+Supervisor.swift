@@ -2,34 +2,16 @@ import DripModel
 import Foundation
 import GRDB
 
-/// What `drip supervise` records about one of its services, for `drip process`.
-public struct SupervisedServiceRecord: Sendable, Equatable, Codable {
-    public var name: String
-    public var jid: Jid?
-    public var pid: Int32?
+/// What `drip supervise` records about one of its services, for `drip process`:
+/// its status plus what ties the row to one process instance and one supervisor.
+public struct SupervisedServiceRecord: Sendable, Equatable {
+    public var status: ServiceStatus
     public var startTicks: UInt64?
-    /// `running`, `stopped`, `held down`, `exited`, `starting`, `stopping`.
-    public var state: String
-    public var respawn: Bool
-    /// Times the supervisor started it again after it ended on its own.
-    public var respawnCount: Int
-    public var maxSpawnsPerMinute: Int
-    public var lastStarted: Date?
-    /// `signal 31 (SIGSYS)`, `exit 1`, ...
-    public var lastExit: String?
-    public var memoryLimit: UInt64?
-    /// `agent` (DRIP_LIMIT_BYTES, SIGSYS) or `rlimit` (RLIMIT_DATA).
-    public var limitKind: String?
     public var supervisorPid: Int32
     public var updatedAt: Date
 
-    public init(name: String, jid: Jid?, pid: Int32?, startTicks: UInt64?, state: String, respawn: Bool, respawnCount: Int,
-                maxSpawnsPerMinute: Int, lastStarted: Date?, lastExit: String?, memoryLimit: UInt64?, limitKind: String?,
-                supervisorPid: Int32, updatedAt: Date = Date()) {
-        self.name = name; self.jid = jid; self.pid = pid; self.startTicks = startTicks; self.state = state
-        self.respawn = respawn; self.respawnCount = respawnCount; self.maxSpawnsPerMinute = maxSpawnsPerMinute
-        self.lastStarted = lastStarted; self.lastExit = lastExit; self.memoryLimit = memoryLimit; self.limitKind = limitKind
-        self.supervisorPid = supervisorPid; self.updatedAt = updatedAt
+    public init(status: ServiceStatus, startTicks: UInt64?, supervisorPid: Int32, updatedAt: Date = Date()) {
+        self.status = status; self.startTicks = startTicks; self.supervisorPid = supervisorPid; self.updatedAt = updatedAt
     }
 }
 
@@ -43,10 +25,11 @@ extension StateStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for r in records {
+                let s = r.status
                 try statement.execute(arguments: [
-                    r.name, r.jid?.value, r.pid, r.startTicks.map { Int64(bitPattern: $0) }, r.state, r.respawn ? 1 : 0,
-                    r.respawnCount, r.maxSpawnsPerMinute, r.lastStarted?.timeIntervalSince1970, r.lastExit,
-                    r.memoryLimit.map { Int64(clamping: $0) }, r.limitKind, r.supervisorPid, r.updatedAt.timeIntervalSince1970,
+                    s.name, s.jid, s.pid, r.startTicks.map { Int64(bitPattern: $0) }, s.state, s.respawn ? 1 : 0,
+                    s.respawnCount, s.maxSpawnsPerMinute, s.lastStarted?.timeIntervalSince1970, s.lastExit,
+                    s.memoryLimit.map { Int64(clamping: $0) }, s.limitKind, r.supervisorPid, r.updatedAt.timeIntervalSince1970,
                 ])
             }
         }
@@ -79,13 +62,14 @@ extension StateStore {
 
     static func record(_ row: Row) -> SupervisedServiceRecord {
         SupervisedServiceRecord(
-            name: row["name"], jid: (row["jid"] as Int64?).map(Jid.init), pid: row["pid"],
-            startTicks: (row["start_ticks"] as Int64?).map { UInt64(bitPattern: $0) }, state: row["state"],
-            respawn: (row["respawn"] as Int64? ?? 0) != 0, respawnCount: row["respawn_count"],
-            maxSpawnsPerMinute: row["max_spawns_per_minute"],
-            lastStarted: (row["last_started"] as Double?).map { Date(timeIntervalSince1970: $0) },
-            lastExit: row["last_exit"], memoryLimit: (row["memory_limit"] as Int64?).map { UInt64(clamping: $0) },
-            limitKind: row["limit_kind"], supervisorPid: row["supervisor_pid"],
+            status: ServiceStatus(
+                name: row["name"], jid: row["jid"], pid: row["pid"], state: row["state"],
+                respawn: (row["respawn"] as Int64? ?? 0) != 0, respawnCount: row["respawn_count"],
+                maxSpawnsPerMinute: row["max_spawns_per_minute"],
+                lastStarted: (row["last_started"] as Double?).map { Date(timeIntervalSince1970: $0) },
+                lastExit: row["last_exit"], memoryLimit: (row["memory_limit"] as Int64?).map { UInt64(clamping: $0) },
+                limitKind: row["limit_kind"], dumps: 0),
+            startTicks: (row["start_ticks"] as Int64?).map { UInt64(bitPattern: $0) }, supervisorPid: row["supervisor_pid"],
             updatedAt: Date(timeIntervalSince1970: row["updated_at"] as Double? ?? 0))
     }
 }

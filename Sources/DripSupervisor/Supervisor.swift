@@ -510,12 +510,8 @@ public final class Supervisor {
     func persist() {
         guard let store else { return }
         let me = getpid()
-        let records = statuses().enumerated().map { i, st in
-            SupervisedServiceRecord(name: st.name, jid: st.jid.map(Jid.init), pid: st.pid, startTicks: services[i].startTicks,
-                                    state: st.state, respawn: st.respawn, respawnCount: st.respawnCount,
-                                    maxSpawnsPerMinute: st.maxSpawnsPerMinute, lastStarted: st.lastStarted,
-                                    lastExit: st.lastExit, memoryLimit: st.memoryLimit, limitKind: st.limitKind,
-                                    supervisorPid: me)
+        let records = statuses().enumerated().map { i, status in
+            SupervisedServiceRecord(status: status, startTicks: services[i].startTicks, supervisorPid: me)
         }
         do {
             try store.saveSupervisedServices(records)

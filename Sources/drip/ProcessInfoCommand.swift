@@ -30,12 +30,10 @@ struct ProcessInfoCommand: ParsableCommand {
     }
 
     /// The respawn fields `drip supervise` recorded for this JID, when this very process is the one it runs.
-    static func supervision(of job: Job, store: StateStore) -> Supervision? {
-        guard let r = try? store.supervisedService(jid: job.jid), r.pid == job.process.pid,
+    static func supervision(of job: Job, store: StateStore) -> ServiceStatus? {
+        guard let r = try? store.supervisedService(jid: job.jid), r.status.pid == job.process.pid,
               r.startTicks == nil || r.startTicks == job.process.instance.startTicks else { return nil }
-        return Supervision(service: r.name, respawn: r.respawn, respawnCount: r.respawnCount,
-                           maxSpawnsPerMinute: r.maxSpawnsPerMinute, lastStarted: r.lastStarted, memoryLimit: r.memoryLimit,
-                           limitKind: r.limitKind)
+        return r.status
     }
 
     static func userName(_ uid: UInt32) -> String? {
