@@ -175,16 +175,7 @@ final class CoreDumpCLITests: XCTestCase {
     }
 
     static func run(_ tool: String, _ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [tool] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runTool(tool, args)
     }
 
     /// /proc/PID/status State and TracerPid.
@@ -233,7 +224,7 @@ final class CoreDumpCLITests: XCTestCase {
     func testRunningCoreLetsTheProcessRunAndGdbSeesEveryThread() throws {
         let f = try FixtureProcess(fixturePath, ["--threads", "4"])
         let before = try latestCount(f, "spin_alpha")
-        let run = try drip(["core", "pid:\(f.pid)", "--json"])
+        let run = try drip(["core", "pid:\(f.pid)", "--json", "--md5"])
         XCTAssertEqual(run.status, 0, run.stderr)
         let json = try run.json()
         let core = try XCTUnwrap(json["core"] as? String)
@@ -242,7 +233,17 @@ final class CoreDumpCLITests: XCTestCase {
         XCTAssertTrue(core.contains(".by.drip."), core)
         XCTAssertEqual(json["threads"] as? Int, 5)
         XCTAssertEqual(json["mode"] as? String, "running")
-        XCTAssertEqual((json["md5"] as? String)?.count, 32)
+        let md5 = try XCTUnwrap(json["md5"] as? String)
+        XCTAssertEqual(md5.count, 32)
+        let sum = Process()
+        sum.executableURL = URL(fileURLWithPath: "/usr/bin/md5sum")
+        sum.arguments = [core]
+        let pipe = Pipe()
+        sum.standardOutput = pipe
+        try sum.run()
+        let oracle = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        sum.waitUntilExit()
+        XCTAssertTrue(oracle.hasPrefix(md5), "md5 of the file as written: \(oracle) vs \(md5)")
         XCTAssertGreaterThan(json["bytes"] as? Int ?? 0, 0)
         let pause = try XCTUnwrap(json["pause_ms"] as? Double), total = try XCTUnwrap(json["total_ms"] as? Double)
         XCTAssertGreaterThan(pause, 0)
@@ -287,7 +288,7 @@ final class CoreDumpCLITests: XCTestCase {
         let human = try drip(["dumpcore", "running", "pid:\(f.pid)"])
         XCTAssertEqual(human.status, 0, human.stderr)
         XCTAssertTrue(human.stdout.contains("Pause:"), human.stdout)
-        XCTAssertTrue(human.stdout.contains("md5"), human.stdout)
+        XCTAssertFalse(human.stdout.contains("md5"), "no md5 unless --md5: \(human.stdout)")
     }
 
     func testUnknownProcessIsOneLineAndNonZero() throws {

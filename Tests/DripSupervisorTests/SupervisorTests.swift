@@ -157,16 +157,7 @@ final class SupervisorTests: XCTestCase {
     @discardableResult
     func run(_ tool: String, _ args: [String]) throws -> String {
         guard FileManager.default.isExecutableFile(atPath: tool) else { throw XCTSkip("\(tool) not installed") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return try runTool(tool, args).output
     }
 
     // MARK: the crash loop

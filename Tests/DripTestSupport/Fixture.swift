@@ -166,3 +166,17 @@ public func compileC(_ source: String, output: String, flags: [String]) throws {
     p.waitUntilExit()
     guard p.terminationStatus == 0 else { throw FixtureError.exited }
 }
+
+/// Runs a tool (found on PATH) to the end; its stdout and stderr together.
+public func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = [tool] + arguments
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
