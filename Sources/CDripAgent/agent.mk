@@ -44,7 +44,8 @@ AGENT_TESTS := \
 	$(AGENT_TOUT)/libearly.so \
 	$(AGENT_TOUT)/test_stress \
 	$(AGENT_TOUT)/test_sampled \
-	$(AGENT_TOUT)/test_limit
+	$(AGENT_TOUT)/test_limit \
+	$(AGENT_TOUT)/test_mapped
 
 $(AGENT_TOUT)/test_counts: $(AGENT_TDIR)/test_counts.c $(AGENT_TDIR)/agent_test.h $(AGENT_HDRS)
 	@mkdir -p $(dir $@)
@@ -82,6 +83,10 @@ $(AGENT_TOUT)/test_sampled: $(AGENT_TDIR)/test_sampled.c $(AGENT_TDIR)/agent_tes
 $(AGENT_TOUT)/test_limit: $(AGENT_TDIR)/test_limit.c
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TCFLAGS) -O1 $< -o $@
+
+$(AGENT_TOUT)/test_mapped: $(AGENT_TDIR)/test_mapped.c $(AGENT_TDIR)/agent_test.h $(AGENT_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TCFLAGS) -O1 $< -o $@ -ldl
 
 # Optional: only when libjemalloc is installed (apt-get install libjemalloc-dev).
 AGENT_JEMALLOC := $(wildcard /usr/lib/x86_64-linux-gnu/libjemalloc.so.2)

@@ -10,6 +10,11 @@
 #include <unistd.h>
 #include "agent.h"
 
+static inline uint64_t page_round(size_t bytes)
+{
+    return ((uint64_t)bytes + 4095u) & ~(uint64_t)4095u;
+}
+
 void *agent_map(size_t bytes)
 {
     /* MAP_NORESERVE: big tables are mostly untouched address space; pages
@@ -23,6 +28,9 @@ void *agent_map(size_t bytes)
     if (p == MAP_FAILED)
         return NULL;
     __atomic_fetch_add(&drip_agent_state.agent_bytes, bytes, __ATOMIC_RELAXED);
+    /* mapped_bytes: what the kernel really maps (whole pages), so drip can
+     * subtract it from the process's anonymous memory. */
+    __atomic_fetch_add(&drip_agent_state.mapped_bytes, page_round(bytes), __ATOMIC_RELAXED);
     return p;
 }
 
@@ -34,6 +42,7 @@ void agent_unmap(void *p, size_t bytes)
     munmap(p, bytes);
     errno = e;
     __atomic_fetch_sub(&drip_agent_state.agent_bytes, bytes, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&drip_agent_state.mapped_bytes, page_round(bytes), __ATOMIC_RELAXED);
 }
 
 void agent_write_stderr(const char *s, size_t n)

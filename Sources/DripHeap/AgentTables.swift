@@ -2,6 +2,7 @@ import CDripAgentFormat
 import DripModel
 import DripSymbols
 import Foundation
+import Synchronization
 
 /// The agent's tables as read out of a live process, before symbols: call
 /// counters, the live blocks summed per stack, and the stacks themselves.
@@ -16,6 +17,8 @@ public struct AgentTables: Sendable {
     public var unknownFrees: UInt64
     public var stacksDropped: UInt64
     public var agentBytes: UInt64
+    /// Bytes the agent itself has mmap'd (its tables); 0 = unknown (older agent).
+    public var agentMappedBytes: UInt64 = 0
     /// Live blocks per stack id (index): count, requested bytes, bytes with overhead.
     /// In sampled mode these are weighted estimates.
     public var perStack: [StackTotals]
@@ -49,13 +52,27 @@ public struct AgentReader: Sendable {
     /// The runtime address of `drip_agent_state`, or nil when the agent is not loaded.
     public func stateAddress(pid: Int32, regions: [Region]) throws -> UInt64? {
         let suffix = "/" + HeapAgent.libraryName
-        let map = ModuleMap(regions: regions, pid: pid)
-        guard let module = map.modules.first(where: { $0.path.hasSuffix(suffix) }) else { return nil }
-        let elf = try ELFFile(contentsOf: module.objectPath)
-        guard let symbol = elf.symbol(named: DRIP_AGENT_STATE_SYMBOL) else {
+        // Only the agent's own mappings: the module map reads each object it places.
+        let agentRegions = regions.filter { $0.path.hasSuffix(suffix) || $0.path.hasSuffix(suffix + " (deleted)") }
+        guard let module = ModuleMap(regions: agentRegions, pid: pid).modules.first else { return nil }
+        guard let value = try Self.stateSymbols.value(in: module.objectPath) else {
             throw HeapError.incompatibleAgent(pid: pid, reason: "\(module.path) has no \(DRIP_AGENT_STATE_SYMBOL) symbol")
         }
-        return module.runtimeAddress(ofFile: symbol.value)
+        return module.runtimeAddress(ofFile: value)
+    }
+
+    /// `drip ps` looks the symbol up for every agent process; they mostly share one file.
+    static let stateSymbols = StateSymbolCache()
+
+    final class StateSymbolCache: Sendable {
+        private let values = Mutex<[String: UInt64?]>([:])
+
+        func value(in path: String) throws -> UInt64? {
+            if let known = values.withLock({ $0[path] }) { return known }
+            let value = try ELFFile(contentsOf: path).symbol(named: DRIP_AGENT_STATE_SYMBOL)?.value
+            values.withLock { $0[path] = .some(value) }
+            return value
+        }
     }
 
     /// Only the counters: cheap enough for `drip ps` and `drip compare` on every agent process.
@@ -96,7 +113,7 @@ public struct AgentReader: Sendable {
             limit: state.limit_bytes == 0 ? nil : state.limit_bytes, counters: totals.counters(state),
             untrackedBlocks: totals.untrackedBlocks + state.early_allocs + state.recursive_allocs,
             untrackedBytes: totals.untrackedBytes, unknownFrees: totals.unknownFrees,
-            stacksDropped: state.stacks_dropped, agentBytes: state.agent_bytes, perStack: perStack, stacks: stacks,
+            stacksDropped: state.stacks_dropped, agentBytes: state.agent_bytes, agentMappedBytes: state.mapped_bytes, perStack: perStack, stacks: stacks,
             blocks: blocks, unsettledShards: unsettled)
     }
 

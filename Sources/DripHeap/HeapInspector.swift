@@ -56,10 +56,12 @@ public struct HeapInspector {
         let allocated = callers.reduce(0) { $0 + $1.bytes }
         let footprint = callers.reduce(0) { $0 + $1.size }
         let c = tables.counters
+        // The agent's own mmap'd tables are Dynamic memory too, but not the program's heap.
+        let heapSize = dynamicBytes - min(dynamicBytes, tables.agentMappedBytes)
         let summary = HeapSummary(
-            mode: tables.sampled ? "sampled" : "exact", sampleBytes: tables.sampleBytes, heapSize: dynamicBytes,
+            mode: tables.sampled ? "sampled" : "exact", sampleBytes: tables.sampleBytes, heapSize: heapSize,
             allocated: tables.sampled ? allocated : c.liveBytes, overhead: footprint - min(footprint, allocated),
-            free: dynamicBytes - min(dynamicBytes, footprint), highWatermark: c.highWatermark,
+            free: heapSize - min(heapSize, footprint), highWatermark: c.highWatermark,
             liveBlocks: tables.sampled ? callers.reduce(0) { $0 + $1.blocks } : c.liveBlocks,
             mallocs: c.mallocs, reallocs: c.reallocs, frees: c.frees, untrackedBlocks: tables.untrackedBlocks,
             untrackedBytes: tables.untrackedBytes, unknownFrees: tables.unknownFrees, stacksDropped: tables.stacksDropped,

@@ -35,6 +35,7 @@ run stack-frame-pointers LD_PRELOAD="$SO" timeout 60 "$T/test_stack_fp"
 run stack-cfi-omit-frame-pointer LD_PRELOAD="$SO" timeout 60 "$T/test_stack_cfi"
 run cxx-new LD_PRELOAD="$SO" timeout 60 "$T/test_cxx"
 run early-and-bootstrap LD_PRELOAD="$SO" timeout 60 "$T/test_early"
+run mapped-bytes LD_PRELOAD="$SO" timeout 60 "$T/test_mapped"
 run stress LD_PRELOAD="$SO" timeout 120 "$T/test_stress"
 run stress-sampled LD_PRELOAD="$SO" DRIP_SAMPLE_BYTES=4096 timeout 120 "$T/test_stress"
 

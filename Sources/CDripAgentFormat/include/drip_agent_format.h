@@ -178,7 +178,11 @@ struct drip_agent_state {
     uint32_t thread_rec_size;
     uint32_t reserved0;
     uint64_t bootstrap_bytes;  /* served from the static buffer before dlsym answered */
-    uint64_t reserved[7];
+    /* Bytes the agent currently has mmap'd (whole pages), i.e. the part of
+     * the process's anonymous memory that is the agent's own tables. An
+     * older agent leaves this 0: "unknown". */
+    uint64_t mapped_bytes;
+    uint64_t reserved[6];
 };
 
 /* C11 _Static_assert; C++ spells it static_assert. */
