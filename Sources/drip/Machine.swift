@@ -47,8 +47,9 @@ struct Machine {
                 let record = try reader.process(stat, description: description, detail: detail)
                 var base = record.memory
                 (base.resident, base.dynamicResident, base.proportional, base.swap) = (0, 0, 0, 0)
-                return .record(record, MeasuredUsage(fingerprint: fingerprint, memory: base,
-                                                     runsHeapAgent: record.runsHeapAgent))
+                let usage = MeasuredUsage(fingerprint: fingerprint, memory: base, runsHeapAgent: record.runsHeapAgent)
+                // Only what changed is written back: a rescan of an idle machine writes nothing.
+                return .record(record, known[instance]?.usage == usage ? nil : usage)
             } catch ProcError.permissionDenied {
                 return .denied
             } catch {
