@@ -23,7 +23,7 @@ public enum HeapView {
     public static func callersTable(_ callers: [HeapCaller], sizes: SizeStyle, stacks: Bool) -> String {
         var out = "\nBlock Allocated List\n"
         var table = Table([.init("Total Usize"), .init("Total Size"), .init("Block Count"), .init("Caller", .left)])
-        for c in callers { table.append([sizes.format(c.bytes), sizes.format(c.size), String(c.blocks), c.caller]) }
+        for c in callers { table.append([sizes.format(c.bytes), sizes.format(c.size), String(c.blocks), readable(c.caller)]) }
         guard stacks else { return out + table.render() }
         // With stacks, each caller's row is followed by its stacks, indented.
         let rendered = table.render().split(separator: "\n", omittingEmptySubsequences: false)
@@ -79,7 +79,7 @@ public enum HeapView {
             let mark = r.status == .both ? "" : " [\(r.status.rawValue)]"
             table.append([String(r.blocksBefore), String(r.blocksAfter), signed(r.blocksDifference),
                           sizes.format(r.bytesBefore), sizes.format(r.bytesAfter), sizes.format(signed: r.bytesDifference),
-                          r.caller + mark])
+                          readable(r.caller) + mark])
         }
         return table.render()
     }
@@ -106,6 +106,31 @@ public enum HeapView {
     }
 
     static func signed(_ v: Int64) -> String { v > 0 ? "+\(v)" : String(v) }
+
+    /// C++ names from templated code run to hundreds of characters. In tables a
+    /// long label keeps its outermost names and folds what is inside template
+    /// arguments and parameter lists to `…`; JSON keeps every name whole.
+    static func readable(_ label: String, limit: Int = 100) -> String {
+        guard label.count > limit else { return label }
+        var out = ""
+        var depth = 0
+        // The trailing "(file.c:12)" and "→ wrapper" parts stay as they are.
+        let keepFrom = label.range(of: " (", options: .backwards).map { label.distance(from: label.startIndex, to: $0.lowerBound) }
+        for (i, ch) in label.enumerated() {
+            if let keepFrom, i >= keepFrom, depth == 0 { out.append(ch); continue }
+            switch ch {
+            case "<", "(":
+                if depth == 0 { out.append(ch); out.append("…") }
+                depth += 1
+            case ">", ")":
+                depth = max(0, depth - 1)
+                if depth == 0 { out.append(ch) }
+            default:
+                if depth == 0 { out.append(ch) }
+            }
+        }
+        return out
+    }
 
     struct FrameJSON: Encodable {
         var address: String, function: String?, file: String?, line: Int?, module: String?, offset: String

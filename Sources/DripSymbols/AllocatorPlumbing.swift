@@ -50,6 +50,31 @@ public enum AllocatorPlumbing {
         "std::allocator_traits<", "__gnu_cxx::__alloc_traits<", "std::__allocator_traits_base",
     ]
 
+    /// Swift standard-library storage: the buffers behind Array, Dictionary, Set
+    /// and String. Growing one is the Swift twin of `std::vector`'s
+    /// `_M_allocate`: the code that appended is the caller.
+    public static let swiftStorageTypes: Set<String> = [
+        "_ContiguousArrayBuffer", "_ArrayBuffer", "_ContiguousArrayStorage", "_DictionaryStorage", "_NativeDictionary",
+        "_SetStorage", "_NativeSet", "__StringStorage", "__SharedStringStorage", "_StringGuts", "_HashTable",
+    ]
+    static let swiftCollections: Set<String> = ["Array", "ContiguousArray", "ArraySlice", "Dictionary", "Set", "String"]
+    static let swiftGrowingMethods: Set<String> = ["append", "reserveCapacity", "insert", "updateValue"]
+
+    /// `_ContiguousArrayBuffer._consumeAndCreateNew`, `Array._createNewBuffer`,
+    /// `specialized Array.append`, `_allocateUninitializedArray`... (normalized names).
+    static func isSwiftCollectionGrowth(_ name: String) -> Bool {
+        var n = Substring(name)
+        for prefix in ["specialized ", "merged ", "generic specialization "] where n.hasPrefix(prefix) {
+            n = n.dropFirst(prefix.count)
+        }
+        if n == "_allocateUninitializedArray" { return true }
+        let parts = n.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let type = parts[0].split(separator: "<").first.map(String.init) else { return false }
+        if swiftStorageTypes.contains(type) { return true }
+        let method = String(parts[1])
+        return swiftCollections.contains(type) && (method.hasPrefix("_") || swiftGrowingMethods.contains(method))
+    }
+
     /// True when `path` is drip's own preloaded agent.
     public static func isAgentModule(_ path: String?) -> Bool {
         guard let path else { return false }
@@ -64,6 +89,7 @@ public enum AllocatorPlumbing {
         // A Swift class's allocating initializer (`Session.__allocating_init()`) only
         // calls swift_allocObject and init: the code that wrote `Session()` is the caller.
         if name.hasSuffix(".__allocating_init") || name == "__allocating_init" { return true }
+        if isSwiftCollectionGrowth(name) { return true }
         if name.hasSuffix("::allocate") || name.hasSuffix("::_M_allocate") {
             return allocatorClasses.contains { name.hasPrefix($0) } || name.hasPrefix("std::_Vector_base<")
         }

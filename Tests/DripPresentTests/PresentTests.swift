@@ -42,4 +42,11 @@ final class PresentTests: XCTestCase {
         XCTAssertEqual(object["total"] as? Int, 5)
         XCTAssertEqual(try HeapView.blocksJSON([], total: 0).filter { !$0.isWhitespace }, "{\"blocks\":[],\"total\":0}")
     }
+
+    func testLongCppCallersAreFoldedInTables() {
+        let long = "void swift::ConcurrentReadableHashMap<swift::HashMapElementWrapper<swift::GenericCacheEntry>, swift::Mutex>::getOrInsertExternallyLocked<swift::MetadataCacheKey, std::pair<swift::GenericCacheEntry*, bool>>(swift::MetadataCacheKey, std::pair<swift::GenericCacheEntry*, bool> const&) (Metadata.cpp:88) → operator new"
+        XCTAssertEqual(HeapView.readable(long),
+                       "void swift::ConcurrentReadableHashMap<…>::getOrInsertExternallyLocked<…>(…) (Metadata.cpp:88) → operator new")
+        XCTAssertEqual(HeapView.readable("leak_node (leaker.c:24)"), "leak_node (leaker.c:24)")
+    }
 }

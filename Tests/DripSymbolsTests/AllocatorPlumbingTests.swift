@@ -69,6 +69,14 @@ final class AllocatorPlumbingTests: XCTestCase {
         XCTAssertTrue(AllocatorPlumbing.isWrapper("Session.__allocating_init()"))
         XCTAssertTrue(AllocatorPlumbing.isWrapper("Shop.Order.__allocating_init(id:)"))
         XCTAssertFalse(AllocatorPlumbing.isWrapper("Session.init()"))
+        // Growing a standard-library collection is plumbing too; user methods are not.
+        XCTAssertTrue(AllocatorPlumbing.isWrapper(
+            "_ContiguousArrayBuffer._consumeAndCreateNew(bufferIsUnique:minimumCapacity:growForAppend:)"))
+        XCTAssertTrue(AllocatorPlumbing.isWrapper("specialized Array.append(_:)"))
+        XCTAssertTrue(AllocatorPlumbing.isWrapper("Array._createNewBuffer(bufferIsUnique:minimumCapacity:growForAppend:)"))
+        XCTAssertTrue(AllocatorPlumbing.isWrapper("_NativeDictionary.resize(capacity:)"))
+        XCTAssertFalse(AllocatorPlumbing.isWrapper("Array.sorted(by:)"))
+        XCTAssertFalse(AllocatorPlumbing.isWrapper("Inventory.append(_:)"))
     }
 
     func testDataSegmentEndFromProgramHeaders() throws {
