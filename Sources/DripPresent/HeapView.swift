@@ -34,7 +34,7 @@ public enum HeapView {
             for (n, stack) in all.enumerated() {
                 if all.count > 1 { out += "      stack \(n + 1) of \(all.count):\n" }
                 for (k, f) in stack.enumerated() {
-                    out += "      #\(k) 0x\(String(f.address, radix: 16)) \(f.label)\n"
+                    out += "      #\(k) 0x\(String(f.address, radix: 16)) \(readable(f.label))\n"
                 }
             }
         }
