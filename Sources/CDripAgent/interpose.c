@@ -892,7 +892,9 @@ static void *tracked_realloc(struct tls *t, void *p, size_t n, const struct unwi
     return q;
 }
 
-EXPORT void *realloc(void *p, size_t n)
+/* realloc and reallocarray share one body. Always inlined: CALLER reads the
+ * frame of the exported function it is expanded in. */
+static inline __attribute__((always_inline)) void *realloc_entry(void *p, size_t n)
 {
     if (UNLIKELY(is_boot(p)))
         return boot_realloc(p, n);
@@ -913,6 +915,11 @@ EXPORT void *realloc(void *p, size_t n)
     return q;
 }
 
+EXPORT void *realloc(void *p, size_t n)
+{
+    return realloc_entry(p, n);
+}
+
 EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 {
     size_t n;
@@ -920,21 +927,7 @@ EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    if (UNLIKELY(is_boot(p)))
-        return boot_realloc(p, n);
-    struct tls *t = &tls;
-    if (UNLIKELY(t->guard || !g_ready)) {
-        if (!p)
-            return untracked_alloc(n, 0, 0);
-        return real.realloc(p, n);
-    }
-    t->guard = 1;
-    if (UNLIKELY(!t->rec))
-        thread_register(t);
-    CALLER(st);
-    void *q = tracked_realloc(t, p, n, &st);
-    t->guard = 0;
-    return q;
+    return realloc_entry(p, n);
 }
 
 enum { AL_POSIX, AL_ALIGNED, AL_MEMALIGN, AL_VALLOC, AL_PVALLOC };

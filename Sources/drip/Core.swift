@@ -25,18 +25,13 @@ struct Core: ParsableCommand {
     @Flag(name: .long, help: "Keep the process stopped for the whole dump instead of dumping a forked copy.")
     var suspended = false
 
-    @Option(name: [.customShort("o"), .customLong("directory")], help: "Where to write the dump files.")
-    var directory: String?
-
-    @Flag(name: .long, help: "Also compute the core file's md5 while writing it (about 1.5 s of CPU per GiB of core).")
-    var md5 = false
-
+    @OptionGroup var files: CoreFileOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         try reportingErrors {
-            try Self.perform(try target.selector, mode: suspended ? .suspended : .running, directory: directory,
-                             checksum: md5, output: output)
+            try Self.perform(try target.selector, mode: suspended ? .suspended : .running, directory: files.directory,
+                             checksum: files.md5, output: output)
         }
     }
 
@@ -130,19 +125,22 @@ struct Dumpcore: ParsableCommand {
     var how: How
 
     @OptionGroup var target: ProcessArgument
-
-    @Option(name: [.customShort("o"), .customLong("directory")], help: "Where to write the dump files.")
-    var directory: String?
-
-    @Flag(name: .long, help: "Also compute the core file's md5 while writing it (about 1.5 s of CPU per GiB of core).")
-    var md5 = false
-
+    @OptionGroup var files: CoreFileOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         try reportingErrors {
             try Core.perform(try target.selector, mode: how == .suspended ? .suspended : .running,
-                             directory: directory, output: output)
+                             directory: files.directory, checksum: files.md5, output: output)
         }
     }
+}
+
+/// Where the dump goes and whether it is hashed: shared by `core` and `dumpcore`.
+struct CoreFileOptions: ParsableArguments {
+    @Option(name: [.customShort("o"), .customLong("directory")], help: "Where to write the dump files.")
+    var directory: String?
+
+    @Flag(name: .long, help: "Also compute the core file's md5 while writing it (about 1.5 s of CPU per GiB of core).")
+    var md5 = false
 }

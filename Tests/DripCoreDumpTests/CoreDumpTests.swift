@@ -289,6 +289,9 @@ final class CoreDumpCLITests: XCTestCase {
         XCTAssertEqual(human.status, 0, human.stderr)
         XCTAssertTrue(human.stdout.contains("Pause:"), human.stdout)
         XCTAssertFalse(human.stdout.contains("md5"), "no md5 unless --md5: \(human.stdout)")
+        let hashed = try drip(["dumpcore", "running", "pid:\(f.pid)", "--md5", "-o", dumps + "/h"])
+        XCTAssertEqual(hashed.status, 0, hashed.stderr)
+        XCTAssertNotNil(hashed.stdout.range(of: #"md5 [0-9a-f]{32}"#, options: .regularExpression), hashed.stdout)
     }
 
     func testUnknownProcessIsOneLineAndNonZero() throws {
