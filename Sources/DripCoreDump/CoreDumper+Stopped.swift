@@ -22,16 +22,7 @@ extension CoreDumper {
         let pid = request.pid
         let process = try Self.readProcess(pid)
         try DumpFiles.makeDirectory(request.directory)
-        let stem = DumpName.stem(process: request.name, jid: request.jid, requester: request.requester,
-                                 host: request.host, date: request.date)
-        var corePath = request.directory + "/" + stem + DumpName.coreSuffix
-        var textPath = request.directory + "/" + stem + DumpName.textSuffix
-        var serial = 1
-        while FileManager.default.fileExists(atPath: corePath) || FileManager.default.fileExists(atPath: textPath) {
-            serial += 1
-            corePath = request.directory + "/" + stem + ".\(serial)" + DumpName.coreSuffix
-            textPath = request.directory + "/" + stem + ".\(serial)" + DumpName.textSuffix
-        }
+        let (corePath, textPath) = Self.freshPaths(request)
         close(try DumpFiles.create(corePath))
         var keepFiles = false
         defer { if !keepFiles { unlink(corePath); unlink(textPath) } }
@@ -52,15 +43,9 @@ extension CoreDumper {
         }
         threads.sort { ($0.tid == crashingThread ? 0 : 1, $0.tid) < ($1.tid == crashingThread ? 0 : 1, $1.tid) }
 
-        let regions = try mapped(try reader.regions(pid, perRegionUsage: true), pid)
-        let segments = Self.segments(regions, filter: DumpFilter(bits: process.coredumpFilter))
-        let layout = CoreLayout.make(process: process, threads: threads, segments: segments)
-        let memory = try ProcMemory(pid: pid)
-        try compressor.write(layout.prefix)
-        try copySegments(layout, from: memory, to: compressor)
-        let md5 = try compressor.finish()
-        let walker = StackWalker(regions: regions) { memory.read($0, $1) }
-        let stacks = threads.map { t in walker.walk(rip: t.register(.rip), rsp: t.register(.rsp), rbp: t.register(.rbp)) }
+        let written = try writeImage(of: pid, process: process, threads: threads, to: compressor)
+        let (regions, segments, layout, md5, stacks) =
+            (written.regions, written.segments, written.layout, written.md5, written.stacks)
         let signal = threads.first?.signal ?? 0
         let result = CoreDumpResult(core: corePath, text: textPath, bytes: DumpFiles.fileSize(corePath),
                                     coreBytes: layout.totalSize, md5: md5, pauseMs: (Self.now() - started) * 1000,

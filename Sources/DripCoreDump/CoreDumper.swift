@@ -106,17 +106,7 @@ public final class CoreDumper {
 
         // Files first: a dump that cannot be written must not stop the process.
         try DumpFiles.makeDirectory(request.directory)
-        var stem = DumpName.stem(process: request.name, jid: request.jid, requester: request.requester,
-                                 host: request.host, date: request.date)
-        var serial = 1
-        while FileManager.default.fileExists(atPath: request.directory + "/" + stem + DumpName.coreSuffix)
-            || FileManager.default.fileExists(atPath: request.directory + "/" + stem + DumpName.textSuffix) {
-            serial += 1
-            stem = DumpName.stem(process: request.name, jid: request.jid, requester: request.requester,
-                                 host: request.host, date: request.date) + ".\(serial)"
-        }
-        let corePath = request.directory + "/" + stem + DumpName.coreSuffix
-        let textPath = request.directory + "/" + stem + DumpName.textSuffix
+        let (corePath, textPath) = Self.freshPaths(request)
         close(try DumpFiles.create(corePath))
         var keepFiles = false
         defer {
@@ -179,19 +169,9 @@ public final class CoreDumper {
         let image = child ?? pid
         let mode: CoreDumpRequest.Mode = child != nil ? .running : .suspended
 
-        let imageRegions = try mapped(try reader.regions(image, perRegionUsage: true), image)
-        let segments = Self.segments(imageRegions, filter: DumpFilter(bits: process.coredumpFilter))
-        let layout = CoreLayout.make(process: process, threads: threads, segments: segments)
-        let memory = try ProcMemory(pid: image)
-        try compressor.write(layout.prefix)
-        try copySegments(layout, from: memory, to: compressor)
-        let md5 = try compressor.finish()
-
-        // Stacks are read from the same frozen image.
-        let walker = StackWalker(regions: imageRegions) { memory.read($0, $1) }
-        let stacks = threads.map { t in
-            walker.walk(rip: t.register(.rip), rsp: t.register(.rsp), rbp: t.register(.rbp))
-        }
+        let written = try writeImage(of: image, process: process, threads: threads, to: compressor)
+        let (imageRegions, segments, layout, md5, stacks) =
+            (written.regions, written.segments, written.layout, written.md5, written.stacks)
         let appendix = whileFrozen?(image, imageRegions)
 
         if let copy = child {
@@ -220,6 +200,45 @@ public final class CoreDumper {
     }
 
     /// The coredump_filter decision for every mapping.
+    /// `<stem>.core.zst` and `<stem>.txt` in the request's directory, with a
+    /// `.N` serial added while a file of that name exists (two dumps in one second).
+    static func freshPaths(_ request: CoreDumpRequest) -> (core: String, text: String) {
+        let base = DumpName.stem(process: request.name, jid: request.jid, requester: request.requester,
+                                 host: request.host, date: request.date)
+        var stem = base
+        var serial = 1
+        while FileManager.default.fileExists(atPath: request.directory + "/" + stem + DumpName.coreSuffix)
+            || FileManager.default.fileExists(atPath: request.directory + "/" + stem + DumpName.textSuffix) {
+            serial += 1
+            stem = base + ".\(serial)"
+        }
+        return (request.directory + "/" + stem + DumpName.coreSuffix, request.directory + "/" + stem + DumpName.textSuffix)
+    }
+
+    struct WrittenImage {
+        var regions: [Region]
+        var segments: [CoreSegment]
+        var layout: CoreLayout
+        var md5: String
+        var stacks: [[StackFrame]]
+    }
+
+    /// Streams the core of `image` (the frozen copy, or the stopped process
+    /// itself) into the compressor, then walks each thread's stack in the same image.
+    func writeImage(of image: Int32, process: CapturedProcess, threads: [CapturedThread],
+                    to compressor: Compressor) throws -> WrittenImage {
+        let regions = try mapped(try reader.regions(image, perRegionUsage: true), image)
+        let segments = Self.segments(regions, filter: DumpFilter(bits: process.coredumpFilter))
+        let layout = CoreLayout.make(process: process, threads: threads, segments: segments)
+        let memory = try ProcMemory(pid: image)
+        try compressor.write(layout.prefix)
+        try copySegments(layout, from: memory, to: compressor)
+        let md5 = try compressor.finish()
+        let walker = StackWalker(regions: regions) { memory.read($0, $1) }
+        let stacks = threads.map { t in walker.walk(rip: t.register(.rip), rsp: t.register(.rsp), rbp: t.register(.rbp)) }
+        return WrittenImage(regions: regions, segments: segments, layout: layout, md5: md5, stacks: stacks)
+    }
+
     static func segments(_ regions: [Region], filter: DumpFilter) -> [CoreSegment] {
         var elfCache: [String: Bool] = [:]
         return regions.map { region in
