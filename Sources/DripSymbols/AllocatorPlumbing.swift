@@ -31,6 +31,10 @@ public enum AllocatorPlumbing {
         "xmalloc", "xcalloc", "xrealloc", "xstrdup", "xstrndup", "xzalloc", "xmemdup",
         // GLib.
         "g_malloc", "g_malloc0", "g_realloc", "g_try_malloc", "g_try_malloc0", "g_strdup", "g_strndup",
+        // CPython's allocator layers (embedded interpreters, extension modules).
+        "PyMem_Malloc", "PyMem_Calloc", "PyMem_Realloc", "PyMem_RawMalloc", "PyMem_RawCalloc", "PyMem_RawRealloc",
+        "_PyMem_RawMalloc", "_PyMem_RawCalloc", "_PyMem_RawRealloc", "PyObject_Malloc", "PyObject_Calloc",
+        "PyObject_Realloc", "_PyObject_Malloc", "_PyObject_Calloc", "_PyObject_Realloc", "pymalloc_alloc",
         // C++ operator new in every variant, demangled (parameters are dropped by normalizing).
         "operator new", "operator new[]",
         // Swift runtime allocation (C entry points and their C++ spellings).

@@ -77,6 +77,7 @@ final class AllocatorPlumbingTests: XCTestCase {
         XCTAssertTrue(AllocatorPlumbing.isWrapper("_NativeDictionary.resize(capacity:)"))
         XCTAssertFalse(AllocatorPlumbing.isWrapper("Array.sorted(by:)"))
         XCTAssertFalse(AllocatorPlumbing.isWrapper("Inventory.append(_:)"))
+        XCTAssertTrue(AllocatorPlumbing.isWrapper("_PyObject_Malloc"))
     }
 
     func testDataSegmentEndFromProgramHeaders() throws {
