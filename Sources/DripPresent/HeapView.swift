@@ -72,16 +72,26 @@ public enum HeapView {
         return out
     }
 
-    public static func diffTable(_ rows: [HeapDiffRow], sizes: SizeStyle) -> String {
+    /// The diff, most grown first, with each caller's growth rate over the time
+    /// between the snapshots (the analyst's "how fast": bytes per hour).
+    public static func diffTable(_ rows: [HeapDiffRow], before: HeapSnapshot, after: HeapSnapshot, sizes: SizeStyle) -> String {
+        let seconds = after.takenAt.timeIntervalSince(before.takenAt)
         var table = Table([.init("Blocks before"), .init("after"), .init("diff"), .init("Bytes before"), .init("after"),
-                           .init("diff"), .init("Caller", .left)])
+                           .init("diff"), .init("per hour"), .init("Caller", .left)])
         for r in rows {
             let mark = r.status == .both ? "" : " [\(r.status.rawValue)]"
             table.append([String(r.blocksBefore), String(r.blocksAfter), signed(r.blocksDifference),
                           sizes.format(r.bytesBefore), sizes.format(r.bytesAfter), sizes.format(signed: r.bytesDifference),
+                          rate(r.bytesDifference, seconds).map { sizes.format(signed: $0) } ?? "-",
                           readable(r.caller) + mark])
         }
-        return table.render()
+        return "Snapshots \(String(format: "%.0f", seconds)) s apart (pid \(before.pid) → \(after.pid))\n" + table.render()
+    }
+
+    /// Bytes per hour, when the snapshots are far enough apart to say.
+    static func rate(_ bytes: Int64, _ seconds: Double) -> Int64? {
+        guard seconds >= 1 else { return nil }
+        return Int64((Double(bytes) * 3600 / seconds).rounded())
     }
 
     public static func diffJSON(_ rows: [HeapDiffRow], before: HeapSnapshot, after: HeapSnapshot) throws -> String {
@@ -89,19 +99,22 @@ public enum HeapView {
             var caller: String, status: String, frames: [FrameJSON]
             var blocksBefore, blocksAfter: UInt64, blocksDifference: Int64
             var bytesBefore, bytesAfter: UInt64, bytesDifference: Int64
+            var bytesPerHour: Int64?
             enum CodingKeys: String, CodingKey {
                 case caller, status, frames, blocksBefore = "blocks_before", blocksAfter = "blocks_after"
                 case blocksDifference = "blocks_difference", bytesBefore = "bytes_before", bytesAfter = "bytes_after"
-                case bytesDifference = "bytes_difference"
+                case bytesDifference = "bytes_difference", bytesPerHour = "bytes_per_hour"
             }
         }
         struct Out: Encodable {
-            var before: Date; var after: Date; var callers: [Row]
+            var before: Date; var after: Date; var seconds: Double; var callers: [Row]
         }
-        return try JSONOutput.render(Out(before: before.takenAt, after: after.takenAt, callers: rows.map {
+        let seconds = after.takenAt.timeIntervalSince(before.takenAt)
+        return try JSONOutput.render(Out(before: before.takenAt, after: after.takenAt, seconds: seconds, callers: rows.map {
             Row(caller: $0.caller, status: $0.status == .both ? "" : $0.status.rawValue, frames: $0.frames.map(FrameJSON.init),
                 blocksBefore: $0.blocksBefore, blocksAfter: $0.blocksAfter, blocksDifference: $0.blocksDifference,
-                bytesBefore: $0.bytesBefore, bytesAfter: $0.bytesAfter, bytesDifference: $0.bytesDifference)
+                bytesBefore: $0.bytesBefore, bytesAfter: $0.bytesAfter, bytesDifference: $0.bytesDifference,
+                bytesPerHour: rate($0.bytesDifference, seconds))
         }))
     }
 

@@ -173,7 +173,7 @@ struct HeapDiffCommand: ParsableCommand {
             }
             let rows = HeapDiff.make(before: before, after: after)
             print(output.json ? try HeapView.diffJSON(rows, before: before, after: after)
-                              : HeapView.diffTable(rows, sizes: output.sizes), terminator: "")
+                              : HeapView.diffTable(rows, before: before, after: after, sizes: output.sizes), terminator: "")
         }
     }
 

@@ -144,6 +144,12 @@ final class HeapTests: XCTestCase {
         XCTAssertEqual(top["status"] as? String, "new")
         XCTAssertEqual(top["blocks_difference"] as? Int, 70)
         XCTAssertEqual(top["bytes_difference"] as? Int, 7000)
+        let seconds = try XCTUnwrap(try diff.json()["seconds"] as? Double)
+        if seconds >= 1 {
+            XCTAssertEqual(Double(top["bytes_per_hour"] as? Int ?? 0), 7000 * 3600 / seconds, accuracy: 1)
+        } else {
+            XCTAssertNil(top["bytes_per_hour"] as? Int, "no rate from snapshots under a second apart")
+        }
         for row in rows.dropFirst() {
             XCTAssertEqual(row["blocks_difference"] as? Int, 0, "\(row["caller"] ?? "") did not change")
         }

@@ -49,4 +49,10 @@ final class PresentTests: XCTestCase {
                        "void swift::ConcurrentReadableHashMap<…>::getOrInsertExternallyLocked<…>(…) (Metadata.cpp:88) → operator new")
         XCTAssertEqual(HeapView.readable("leak_node (leaker.c:24)"), "leak_node (leaker.c:24)")
     }
+
+    func testDiffRatePerHour() {
+        XCTAssertEqual(HeapView.rate(1000, 3600), 1000)
+        XCTAssertEqual(HeapView.rate(-500, 1800), -1000)
+        XCTAssertNil(HeapView.rate(1000, 0.2), "too close together to give a rate")
+    }
 }
