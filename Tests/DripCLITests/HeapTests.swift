@@ -98,6 +98,10 @@ final class HeapTests: XCTestCase {
         try checkCLeaker(flags: ["-g", "-O2", "-fomit-frame-pointer"])
     }
 
+    func testCCallersOfANonPIEProgram() throws {
+        try checkCLeaker(flags: ["-g", "-O2", "-fno-pie", "-no-pie"])
+    }
+
     func testCppCallerIsDemangledPastOperatorNew() throws {
         let exe = try compile("leaker-cpp/leaker.cpp", flags: ["-g", "-O2"], compiler: "g++")
         let f = try runUnderAgent(exe)
