@@ -29,6 +29,10 @@ public struct KnownProcess: Sendable {
 }
 
 extension StateStore {
+    /// How long a service that no longer runs keeps its JID: 30 days. If it
+    /// starts again later it gets a new JID (JIDs are never reused).
+    public static let serviceRetention: TimeInterval = 30 * 24 * 3600
+
     /// The processes of this boot that the registry already knows, with the
     /// description stored when each was first seen.
     public func knownProcesses(bootID: String) throws -> [ProcessInstance: KnownProcess] {
@@ -107,10 +111,17 @@ extension StateStore {
             let gone = known.keys.filter { !alive.contains($0) }
             if !gone.isEmpty {
                 let delete = try db.cachedStatement(sql: "DELETE FROM live_process WHERE pid = ? AND start_ticks = ?")
+                let ended = try db.cachedStatement(sql: "UPDATE service SET last_seen = ? WHERE jid = ?")
                 for instance in gone {
                     try delete.execute(arguments: [instance.pid, Int64(bitPattern: instance.startTicks)])
+                    if let jid = known[instance] { try ended.execute(arguments: [now, jid.value]) }
                     known[instance] = nil
                 }
+                // Every short-lived command line is a service of its own; without
+                // this the registry would grow for ever on a busy machine.
+                try db.execute(sql: """
+                    DELETE FROM service WHERE last_seen < ? AND jid NOT IN (SELECT jid FROM live_process)
+                    """, arguments: [now - Self.serviceRetention])
             }
 
             var result: [ProcessInstance: JidAssignment] = [:]

@@ -103,6 +103,9 @@ public final class StateStore: Sendable {
                     instance INTEGER NOT NULL,
                     name TEXT NOT NULL,
                     created_at REAL NOT NULL,
+                    -- When its last process was seen to end; services gone for
+                    -- StateStore.serviceRetention are forgotten.
+                    last_seen REAL,
                     UNIQUE(key, instance));
                 CREATE TABLE live_process (
                     boot_id TEXT NOT NULL,

@@ -1,5 +1,5 @@
 import DripModel
-import DripStore
+@testable import DripStore
 import DripTestSupport
 import Foundation
 import XCTest
@@ -111,6 +111,28 @@ final class JidRegistryTests: XCTestCase {
         XCTAssertEqual(known[a.instance]?.description, a.description)
         XCTAssertEqual(known[a.instance]?.assignment, assigned[a.instance])
         XCTAssertTrue(try store.knownProcesses(bootID: "other").isEmpty)
+    }
+
+    func testServicesGoneForTheRetentionAreForgotten() throws {
+        let store = try StateStore(directory: dir)
+        let old = request(100, start: 5, key: "/bin/once")
+        let oldJid = try XCTUnwrap(store.assignJids(bootID: "b", processes: [old])[old.instance]?.jid)
+        _ = try store.assignJids(bootID: "b", processes: [])  // it ended: last_seen is now
+        // Within the retention the service keeps its JID.
+        let again = request(101, start: 6, key: "/bin/once")
+        XCTAssertEqual(try store.assignJids(bootID: "b", processes: [again])[again.instance]?.jid, oldJid)
+        _ = try store.assignJids(bootID: "b", processes: [])
+        // Age it past the retention, then let any ended process trigger the pruning.
+        try store.write { db in
+            try db.execute(sql: "UPDATE service SET last_seen = last_seen - ?", arguments: [StateStore.serviceRetention + 60])
+        }
+        let other = request(200, start: 7, key: "/bin/other")
+        _ = try store.assignJids(bootID: "b", processes: [other])
+        _ = try store.assignJids(bootID: "b", processes: [])
+        let third = request(102, start: 8, key: "/bin/once")
+        let newJid = try XCTUnwrap(store.assignJids(bootID: "b", processes: [third])[third.instance]?.jid)
+        XCTAssertNotEqual(newJid, oldJid, "forgotten, then registered afresh")
+        XCTAssertGreaterThan(newJid, oldJid, "JIDs are never reused")
     }
 
     func testDefaultDirectory() {
