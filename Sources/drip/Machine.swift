@@ -102,11 +102,13 @@ struct Machine {
                 .map { "JID \($0.jid) (pid \($0.process.pid))" }.joined(separator: ", ")
             throw DripError.ambiguous("\(selector) matches \(matches.count) processes: \(list); name one by JID or pid:N")
         }
-        // Read it again in full: the census may have used the registry's stored description.
-        guard let reread = try reader.process(found.process.pid, detail: detail),
-              reread.instance == found.process.instance else {
+        // Measure it again with the detail asked for (the census may have reused
+        // stored totals), keeping the description the JID was given under.
+        let stat = try reader.stat(found.process.pid)
+        guard stat.startTicks == found.process.instance.startTicks else {
             throw DripError.notFound("process \(selector) exited while being read")
         }
+        let reread = try reader.process(stat, description: found.process.description, detail: detail)
         return Job(jid: found.jid, instanceNumber: found.instanceNumber, process: reread)
     }
 }

@@ -136,6 +136,8 @@ final class HeapTests: XCTestCase {
         f.send("leak 70")
         try f.waitFor("leaked")
         let file = work + "/after.json"
+        let named = try drip("process", "diff-leaker", "--json")
+        XCTAssertEqual(try named.json()["name"] as? String, "diff-leaker", "the name given to drip run --name")
         let second = try drip("heap", "snapshot", "diff-leaker", "-o", file, "--json")
         XCTAssertEqual(second.status, 0, second.stderr)
         let (a, b) = (try first.json()["id"] as? Int, try second.json()["id"] as? Int)
