@@ -13,7 +13,11 @@ public enum HeapView {
         lines.append("  Calls: mallocs \(s.mallocs), reallocs \(s.reallocs), frees \(s.frees)")
         if let limit = s.limit { lines.append("  Limit: \(sizes.format(limit)) of live heap") }
         var gaps: [String] = []
-        if s.untrackedBlocks > 0 { gaps.append("\(s.untrackedBlocks) allocations not tracked (\(sizes.format(s.untrackedBytes)))") }
+        if s.untrackedBlocks > 0 {
+            // Early allocations (before the agent was ready) are counted, their bytes are not known.
+            gaps.append("\(s.untrackedBlocks) allocations not tracked"
+                        + (s.untrackedBytes > 0 ? " (\(sizes.format(s.untrackedBytes)))" : " (made before the agent was ready or from inside it)"))
+        }
         if s.unknownFrees > 0 { gaps.append("\(s.unknownFrees) frees of blocks allocated before the agent") }
         if s.stacksDropped > 0 { gaps.append("\(s.stacksDropped) blocks without a stack (stack table full)") }
         lines.append("  Agent: \(sizes.format(s.agentBytes)) of its own memory" + (gaps.isEmpty ? "" : "; " + gaps.joined(separator: "; ")))
