@@ -1,13 +1,10 @@
 import CDripPtrace
 import DripModel
+import DripProc
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@_silgen_name("process_vm_readv")
-private func processVMReadv(_ pid: pid_t, _ local: UnsafePointer<iovec>?, _ localCount: UInt,
-                            _ remote: UnsafePointer<iovec>?, _ remoteCount: UInt, _ flags: UInt) -> Int
 
 /// Runs one system call inside a ptrace-stopped thread of another process.
 ///
@@ -124,11 +121,9 @@ struct SyscallInjector {
         for region in ordered {
             let count = Int(min(region.size, 1 << 20))
             var bytes = [UInt8](repeating: 0, count: count)
-            let n = bytes.withUnsafeMutableBytes { buf -> Int in
-                var local = iovec(iov_base: buf.baseAddress, iov_len: count)
-                var remote = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(region.start)), iov_len: count)
-                return processVMReadv(pid, &local, 1, &remote, 1, 0)
-            }
+            let n = (try? bytes.withUnsafeMutableBytes { buf in
+                try RemoteMemory(pid: pid).read([.init(address: region.start, count: count)], into: buf)
+            })?.first ?? 0
             guard n > 1 else { continue }
             for i in 0..<(n - 1) where bytes[i] == 0x0F && bytes[i + 1] == 0x05 {
                 return region.start + UInt64(i)

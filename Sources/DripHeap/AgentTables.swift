@@ -1,5 +1,6 @@
 import CDripAgentFormat
 import DripModel
+import DripProc
 import DripSymbols
 import Foundation
 import Synchronization

@@ -20,6 +20,13 @@ public final class StateStore: Sendable {
 
     public static let fileName = "state.sqlite"
 
+    /// Where cores go when nobody says: `$DRIP_DUMP_DIR`, else `<state dir>/dumps`
+    /// (`drip core`, and `drip supervise` without `dump_dir`).
+    public static func defaultDumpDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let dir = environment["DRIP_DUMP_DIR"], !dir.isEmpty { return dir }
+        return defaultDirectory(environment: environment) + "/dumps"
+    }
+
     public init(directory: String) throws {
         try Self.makeDirectory(directory)
         if access(directory, W_OK) != 0 {

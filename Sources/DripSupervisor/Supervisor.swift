@@ -117,13 +117,10 @@ public final class Supervisor {
     }
 
     func makeDumpDirectory() {
-        var path = ""
-        for c in config.dumpDirectory.split(separator: "/") {
-            path += "/" + c
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                log.dumper(3, "DIR_ERROR", "cannot create \(path): \(String(cString: strerror(errno))); cores will not be written")
-                return
-            }
+        do {
+            try FileManager.default.createDirectory(atPath: config.dumpDirectory, withIntermediateDirectories: true)
+        } catch {
+            log.dumper(3, "DIR_ERROR", "cannot create \(config.dumpDirectory): \((error as NSError).localizedDescription); cores will not be written")
         }
     }
 

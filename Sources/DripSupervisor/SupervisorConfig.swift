@@ -12,11 +12,10 @@ public struct SupervisorConfig: Sendable, Equatable {
     public var dumpKeep: Int
     public var services: [ServiceConfig]
 
-    public static let defaultDumpDirectory = "/var/lib/drip/dumps"
     public static let defaultDumpMaxBytes: UInt64 = 1 << 30
     public static let defaultDumpKeep = 3
 
-    public init(dumpDirectory: String = Self.defaultDumpDirectory, dumpMaxBytes: UInt64 = Self.defaultDumpMaxBytes,
+    public init(dumpDirectory: String, dumpMaxBytes: UInt64 = Self.defaultDumpMaxBytes,
                 dumpKeep: Int = Self.defaultDumpKeep, services: [ServiceConfig]) {
         self.dumpDirectory = dumpDirectory; self.dumpMaxBytes = dumpMaxBytes; self.dumpKeep = dumpKeep
         self.services = services
@@ -84,7 +83,8 @@ extension SupervisorConfig {
                                      "environment", "working_dir", "user", "grace_period", "respawn_delay", "hold_down",
                                      "sample_bytes", "dump"]
 
-    public static func load(path: String, defaultDumpDirectory: String = Self.defaultDumpDirectory) throws -> SupervisorConfig {
+    /// - Parameter defaultDumpDirectory: where cores go without `dump_dir` (StateStore.defaultDumpDirectory).
+    public static func load(path: String, defaultDumpDirectory: String) throws -> SupervisorConfig {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -98,7 +98,7 @@ extension SupervisorConfig {
 
     /// Parses the TOML text of a config; every problem names its key.
     public static func parse(_ text: String, file: String,
-                             defaultDumpDirectory: String = Self.defaultDumpDirectory) throws -> SupervisorConfig {
+                             defaultDumpDirectory: String) throws -> SupervisorConfig {
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)

@@ -35,17 +35,11 @@ struct Core: ParsableCommand {
         }
     }
 
-    /// `$DRIP_DUMP_DIR`, else `<state dir>/dumps`.
-    static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let dir = environment["DRIP_DUMP_DIR"], !dir.isEmpty { return dir }
-        return StateStore.defaultDirectory(environment: environment) + "/dumps"
-    }
-
     static func perform(_ selector: ProcessSelector, mode: CoreDumpRequest.Mode, directory: String?,
                         checksum: Bool = false, output: OutputOptions) throws {
         let job = try Machine().job(selector)
         let request = CoreDumpRequest(pid: job.process.pid, jid: job.jid.value, name: job.process.name, mode: mode,
-                                      directory: directory ?? defaultDirectory(), checksum: checksum)
+                                      directory: directory ?? StateStore.defaultDumpDirectory(), checksum: checksum)
         let result = try CoreDumper().dump(request) { pid, regions in
             job.process.runsHeapAgent ? heapSection(pid: pid, regions: regions, dynamic: job.process.memory.dynamic) : nil
         }

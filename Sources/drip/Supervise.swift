@@ -33,8 +33,7 @@ struct Supervise: ParsableCommand {
         Supervisor.blockSignals()
         try reportingErrors {
             let stateDirectory = StateStore.defaultDirectory()
-            let defaultDumps = getuid() == 0 ? SupervisorConfig.defaultDumpDirectory : stateDirectory + "/dumps"
-            let parsed = try SupervisorConfig.load(path: config, defaultDumpDirectory: defaultDumps)
+            let parsed = try SupervisorConfig.load(path: config, defaultDumpDirectory: StateStore.defaultDumpDirectory())
             let agent: String? = parsed.services.contains(where: \.agent) ? try AgentLibrary.path() : nil
             if check {
                 print("\(config): ok, \(parsed.services.count) service(s): \(parsed.services.map(\.name).joined(separator: ", "))")

@@ -140,6 +140,8 @@ final class JidRegistryTests: XCTestCase {
         XCTAssertEqual(StateStore.defaultDirectory(environment: [:], isRoot: true), "/var/lib/drip")
         XCTAssertEqual(StateStore.defaultDirectory(environment: ["XDG_STATE_HOME": "/s", "HOME": "/h"], isRoot: false), "/s/drip")
         XCTAssertEqual(StateStore.defaultDirectory(environment: ["HOME": "/h"], isRoot: false), "/h/.local/state/drip")
+        XCTAssertEqual(StateStore.defaultDumpDirectory(environment: ["DRIP_STATE_DIR": "/x"]), "/x/dumps")
+        XCTAssertEqual(StateStore.defaultDumpDirectory(environment: ["DRIP_STATE_DIR": "/x", "DRIP_DUMP_DIR": "/d"]), "/d")
     }
 }
 

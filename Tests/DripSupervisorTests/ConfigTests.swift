@@ -3,7 +3,9 @@ import Foundation
 import XCTest
 
 final class ConfigTests: XCTestCase {
-    func parse(_ text: String) throws -> SupervisorConfig { try SupervisorConfig.parse(text, file: "sup.toml") }
+    func parse(_ text: String) throws -> SupervisorConfig {
+        try SupervisorConfig.parse(text, file: "sup.toml", defaultDumpDirectory: "/default/dumps")
+    }
 
     func problem(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> ConfigError? {
         do {
@@ -52,6 +54,7 @@ final class ConfigTests: XCTestCase {
             dump = false
             """)
         let s = try XCTUnwrap(c.service(named: "a"))
+        XCTAssertEqual(c.dumpDirectory, "/default/dumps", "no dump_dir: the default the caller gives")
         XCTAssertEqual(c.dumpMaxBytes, 2 << 30)
         XCTAssertEqual(c.dumpKeep, 5)
         XCTAssertEqual(s.command, ["/bin/sleep", "100"])

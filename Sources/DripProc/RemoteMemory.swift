@@ -9,27 +9,30 @@ private func processVMReadv(_ pid: pid_t, _ local: UnsafePointer<iovec>?, _ loca
                             _ remote: UnsafePointer<iovec>?, _ remoteCount: UInt, _ flags: UInt) -> Int
 
 /// Reads another process's memory with process_vm_readv: no ptrace stop, no fd
-/// in the target, many ranges per system call.
-struct RemoteMemory {
-    let pid: Int32
-    /// IOV_MAX: the kernel takes at most this many ranges per call.
-    static let maxRanges = 1024
+/// in the target, many ranges per system call. The one place drip calls it.
+public struct RemoteMemory: Sendable {
+    public let pid: Int32
 
-    struct Range {
-        var address: UInt64
-        var count: Int
+    public init(pid: Int32) { self.pid = pid }
+    /// IOV_MAX: the kernel takes at most this many ranges per call.
+    public static let maxRanges = 1024
+
+    public struct Range: Sendable {
+        public var address: UInt64
+        public var count: Int
+        public init(address: UInt64, count: Int) { self.address = address; self.count = count }
     }
 
-    enum ReadError: Error { case fault, gone, denied, other(Int32) }
+    public enum ReadError: Error, Sendable { case fault, gone, denied, other(Int32) }
 
     /// Reads `count` bytes at `address` into a new array.
-    func read(_ address: UInt64, count: Int) throws -> [UInt8] {
+    public func read(_ address: UInt64, count: Int) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         try bytes.withUnsafeMutableBytes { buffer throws in try read(address, into: buffer) }
         return bytes
     }
 
-    func read(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+    public func read(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         guard buffer.count > 0 else { return }
         var local = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
         var remote = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address)), iov_len: buffer.count)
@@ -41,7 +44,7 @@ struct RemoteMemory {
     /// Reads each range into its own slice of `buffer` (ranges laid end to end).
     /// Returns the bytes actually read per range; a range that faults (memory
     /// unmapped meanwhile) reads short, and the rest of the batch is retried.
-    func read(_ ranges: [Range], into buffer: UnsafeMutableRawBufferPointer) throws -> [Int] {
+    public func read(_ ranges: [Range], into buffer: UnsafeMutableRawBufferPointer) throws -> [Int] {
         var got = [Int](repeating: 0, count: ranges.count)
         var offsets = [Int](repeating: 0, count: ranges.count)
         var total = 0
