@@ -155,11 +155,6 @@ public struct ProcessReader: Sendable {
         return result
     }
 
-    /// Thread ids of a process.
-    public func threadIDs(_ pid: Int32) throws -> [Int32] {
-        try files.numericEntries(files.path(pid, "task"), pid: pid).sorted()
-    }
-
     /// The kernel truncates comm to 15 bytes; the executable's name is the full one.
     static func displayName(comm: String, executable: String?, commandLine: [String]) -> String {
         if comm.utf8.count >= 15 {
