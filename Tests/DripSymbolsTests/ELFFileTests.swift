@@ -154,6 +154,22 @@ final class ELFFileTests: XCTestCase {
             do { _ = try ELFFile(bytes: bytes) } catch { XCTAssertTrue(error is ELFError) }
         }
     }
+
+    func testDataSegmentEndFromProgramHeaders() throws {
+        // libc's writable segment: its end from the program headers must cover
+        // the file-backed data mapping and stop within a few pages of it.
+        let libc = try XCTUnwrap(try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+            .split(separator: "\n").first { $0.hasSuffix("/libc.so.6") && $0.contains(" rw-p ") })
+        let fields = libc.split(separator: " ", omittingEmptySubsequences: true)
+        let range = fields[0].split(separator: "-")
+        let start = UInt64(range[0], radix: 16)!, end = UInt64(range[1], radix: 16)!
+        let offset = UInt64(fields[2], radix: 16)!
+        let segments = try ELFFile.programHeaders(atPath: String(fields[5]))
+        XCTAssertEqual(segments, try ELFFile(contentsOf: String(fields[5])).segments)
+        let dataEnd = try XCTUnwrap(ELFFile.dataSegmentEnd(segments, mappingStart: start, mappingOffset: offset))
+        XCTAssertGreaterThanOrEqual(dataEnd, end)
+        XCTAssertLessThan(dataEnd, end + 64 * 4096)
+    }
 }
 
 /// Deterministic PRNG so a failing mutant can be reproduced.
@@ -180,20 +196,4 @@ func crc32(_ data: Data) -> UInt32 {
     var crc: UInt32 = 0xffff_ffff
     for byte in data { crc = table[Int((crc ^ UInt32(byte)) & 0xff)] ^ (crc >> 8) }
     return crc ^ 0xffff_ffff
-
-    func testDataSegmentEndFromProgramHeaders() throws {
-        // libc's writable segment: its end from the program headers must cover
-        // the file-backed data mapping and stop within a few pages of it.
-        let libc = try XCTUnwrap(try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
-            .split(separator: "\n").first { $0.hasSuffix("/libc.so.6") && $0.contains(" rw-p ") })
-        let fields = libc.split(separator: " ", omittingEmptySubsequences: true)
-        let range = fields[0].split(separator: "-")
-        let start = UInt64(range[0], radix: 16)!, end = UInt64(range[1], radix: 16)!
-        let offset = UInt64(fields[2], radix: 16)!
-        let segments = try ELFFile.programHeaders(atPath: String(fields[5]))
-        XCTAssertEqual(segments, try ELFFile(contentsOf: String(fields[5])).segments)
-        let dataEnd = try XCTUnwrap(ELFFile.dataSegmentEnd(segments, mappingStart: start, mappingOffset: offset))
-        XCTAssertGreaterThanOrEqual(dataEnd, end)
-        XCTAssertLessThan(dataEnd, end + 64 * 4096)
-    }
 }
