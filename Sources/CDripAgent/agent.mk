@@ -45,7 +45,8 @@ AGENT_TESTS := \
 	$(AGENT_TOUT)/test_stress \
 	$(AGENT_TOUT)/test_sampled \
 	$(AGENT_TOUT)/test_limit \
-	$(AGENT_TOUT)/test_mapped
+	$(AGENT_TOUT)/test_mapped \
+	$(AGENT_TOUT)/test_table
 
 $(AGENT_TOUT)/test_counts: $(AGENT_TDIR)/test_counts.c $(AGENT_TDIR)/agent_test.h $(AGENT_HDRS)
 	@mkdir -p $(dir $@)
@@ -87,6 +88,11 @@ $(AGENT_TOUT)/test_limit: $(AGENT_TDIR)/test_limit.c
 $(AGENT_TOUT)/test_mapped: $(AGENT_TDIR)/test_mapped.c $(AGENT_TDIR)/agent_test.h $(AGENT_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TCFLAGS) -O1 $< -o $@ -ldl
+
+# The block table on its own: the test compiles blocks.c in (white box).
+$(AGENT_TOUT)/test_table: $(AGENT_TDIR)/test_table.c $(AGENT_DIR)/blocks.c $(AGENT_DIR)/util.c $(AGENT_TDIR)/agent_test.h $(AGENT_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TCFLAGS) -O2 -fno-omit-frame-pointer $< -o $@ -ldl
 
 # Optional: only when libjemalloc is installed (apt-get install libjemalloc-dev).
 AGENT_JEMALLOC := $(wildcard /usr/lib/x86_64-linux-gnu/libjemalloc.so.2)

@@ -4,31 +4,30 @@
  * held). The reader only needs "addr == 0 is empty"; where a block sits is
  * the agent's business.
  *
- * Placement: buckets of 8 slots (128 bytes, two adjacent cache lines).
- * A block lives in its home bucket or, when that is full, in one of the
- * buckets after it. Each bucket has an overflow byte (F14-style): how many
- * blocks whose home is at or before this bucket are stored after it. A
- * lookup scans one bucket without branches (8 compares into a bit mask)
- * and moves on only while the overflow byte is non-zero, so almost every
- * operation touches one bucket and takes one predictable branch. The old
- * Robin Hood scheme spent most of its time in mispredicted variable-length
- * probe and shift loops. Deletion just clears the slot and decrements the
- * overflow bytes on the way from home: no tombstones, no shifting. An
- * overflow byte that reaches 255 sticks there (lookups then scan on; the
- * next resize recounts).
+ * Placement: groups of 16 slots. Each slot has a private tag byte (0 =
+ * empty, 0x80 | 7 hash bits = occupied), so one SSE2 compare of a group's
+ * 16 tags finds the candidate slots and the empty ones; the slot array is
+ * read only at candidates. A block lives in its home group or, when that
+ * is full, in one of the groups after it. Each group has an overflow byte
+ * (F14-style): how many blocks whose home is at or before this group are
+ * stored after it; a lookup moves on only while it is non-zero. Deletion
+ * clears the slot and its tag and decrements the overflow bytes on the way
+ * from home: no tombstones, no shifting. An overflow byte that reaches 255
+ * sticks there (lookups then scan on; the next resize recounts).
  *
- * The overflow bytes sit in the same mapping, after capacity * 16 bytes:
- * the reader copies capacity * 16 bytes and never sees them. A mapping of
- * P pages holds floor(P * 4096 / 16.125) slots rounded down to 8 (about
- * 254 per page instead of 256: 0.8% more memory per block).
+ * The tags and overflow bytes sit in the same mapping, after capacity * 16
+ * bytes: the reader copies capacity * 16 bytes and never sees them. A
+ * mapping of P pages holds floor(P * 4096 / 17.0625) slots rounded down
+ * to 16. docs/AGENT.md has the measurements behind this layout.
  *
  * Growth: at load > 0.8 the array is replaced by one ~1.5x larger (whole
  * pages); after a growth the load is ~0.53, so memory per block stays
- * between 20 and 30 bytes. The old array is unmapped at once: a reader
+ * between 21 and 32 bytes. The old array is unmapped at once: a reader
  * still copying it gets EFAULT or a changed seq and retries. If mmap fails
  * the shard keeps filling up to 15/16 and then reports BLOCK_NO_ROOM; the
  * caller counts the block as untracked.
  */
+#include <emmintrin.h>
 #include <string.h>
 #include "agent.h"
 
@@ -64,11 +63,29 @@ static void filter_del(uint64_t addr)
     spin_unlock(&filter_lock);
 }
 
-/* Home bucket: Fibonacci hashing of the 16-byte granule, mapped onto
- * [0, n) with a multiply (bucket counts are not powers of 2). */
-static inline uint64_t home_of(uint64_t addr, uint64_t n)
+/* Groups of 16 slots, each slot with a one-byte tag (SwissTable style):
+ * 0 = empty, 0x80 | 7 hash bits = occupied. One 16-byte SSE2 compare
+ * answers "which slots of this group may hold key" and "which are empty"
+ * for the whole group; the slot array itself is read only at the (almost
+ * always single) candidate. */
+#define GROUP 16u
+
+static inline uint64_t hash_of(uint64_t addr)
 {
-    return (uint64_t)(((unsigned __int128)((addr >> 4) * 0x9E3779B97F4A7C15ULL) * n) >> 64);
+    return (addr >> 4) * 0x9E3779B97F4A7C15ULL;
+}
+
+/* Home group: the hash mapped onto [0, ng) with a multiply (fastrange;
+ * group counts are not powers of 2). It takes the top bits of the hash. */
+static inline uint64_t home_of(uint64_t h, uint64_t ng)
+{
+    return (uint64_t)(((unsigned __int128)h * ng) >> 64);
+}
+
+/* The tag takes bits 40..46, independent of the top bits home_of uses. */
+static inline uint8_t tag_of(uint64_t h)
+{
+    return (uint8_t)(0x80u | ((h >> 40) & 0x7Fu));
 }
 
 void blocks_init(int sampled)
@@ -86,75 +103,76 @@ void blocks_init(int sampled)
     }
 }
 
-#define BUCKET 8u
-
 static uint32_t shard_pages[DRIP_AGENT_SHARDS]; /* pages of each slot mapping */
 
+/* A mapping of P pages: capacity slots (16 B), then capacity tags (1 B),
+ * then capacity / 16 overflow bytes: 16 + 1 + 1/16 = 273/16 bytes a slot. */
 static inline uint64_t slots_for_pages(uint64_t pages)
 {
-    return (pages * 4096u * 8u / 129u) & ~(uint64_t)(BUCKET - 1); /* 16.125 bytes per slot */
+    return (pages * 4096u * 16u / 273u) & ~(uint64_t)(GROUP - 1);
 }
 
-static inline uint8_t *overflow_of(struct drip_agent_slot *s, uint64_t cap)
+static inline uint8_t *tags_of(struct drip_agent_slot *s, uint64_t cap)
 {
     return (uint8_t *)(s + cap);
 }
 
-static inline uint64_t next_bucket(uint64_t b, uint64_t nb)
+static inline uint8_t *overflow_of(struct drip_agent_slot *s, uint64_t cap)
 {
-    return b + 1 == nb ? 0 : b + 1;
+    return (uint8_t *)(s + cap) + cap;
 }
 
-/* Bit j set: slot j of the bucket holds key (match) / is empty. Written
- * without branches so the compiler emits compare+setcc, not 16 jumps. */
-static inline void scan(const struct drip_agent_slot *bk, uint64_t key, uint32_t *match,
-                        uint32_t *empty)
+static inline uint64_t next_group(uint64_t g, uint64_t ng)
 {
-    uint32_t m = 0, e = 0;
-#pragma GCC unroll 8
-    for (uint32_t j = 0; j < BUCKET; j++) {
-        uint64_t a = bk[j].addr;
-        m |= (uint32_t)(a == key) << j;
-        e |= (uint32_t)(a == 0) << j;
-    }
-    *match = m;
-    *empty = e;
+    return g + 1 == ng ? 0 : g + 1;
+}
+
+/* Bit j set: tag j of the group equals t. The tag array starts at a
+ * multiple of 256 bytes from a page, so every group is 16-byte aligned. */
+static inline uint32_t group_match(const uint8_t *tags, uint8_t t)
+{
+    __m128i g = _mm_load_si128((const __m128i *)(const void *)tags);
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(g, _mm_set1_epi8((char)t)));
 }
 
 /* Slot index of key, or -1. */
-static inline int64_t find(struct drip_agent_slot *s, uint64_t cap, uint64_t key)
+static inline int64_t find(struct drip_agent_slot *s, uint64_t cap, uint64_t key, uint64_t h)
 {
-    uint64_t nb = cap / BUCKET, b = home_of(key, nb);
-    const uint8_t *ov = overflow_of(s, cap);
-    for (uint64_t k = 0; k < nb; k++) {
-        uint32_t m, e;
-        scan(s + b * BUCKET, key, &m, &e);
-        if (LIKELY(m))
-            return (int64_t)(b * BUCKET + (uint64_t)__builtin_ctz(m));
-        if (LIKELY(ov[b] == 0))
+    uint64_t ng = cap / GROUP, g = home_of(h, ng);
+    const uint8_t *tags = tags_of(s, cap), *ov = overflow_of(s, cap);
+    uint8_t t = tag_of(h);
+    for (uint64_t k = 0; k < ng; k++) {
+        for (uint32_t m = group_match(tags + g * GROUP, t); m; m &= m - 1) {
+            uint64_t i = g * GROUP + (uint64_t)__builtin_ctz(m);
+            if (LIKELY(s[i].addr == key))
+                return (int64_t)i;
+        }
+        if (LIKELY(ov[g] == 0))
             return -1;
-        b = next_bucket(b, nb);
+        g = next_group(g, ng);
     }
     return -1;
 }
 
-/* Insert a key known to be absent; there is room (load < 1). */
-static inline void raw_insert(struct drip_agent_slot *s, uint64_t cap, uint64_t key, uint64_t meta)
+/* Store key in the first empty slot from its home group on; there is room
+ * (load < 1). Every full group passed gets its overflow byte raised. */
+static inline int64_t raw_insert(struct drip_agent_slot *s, uint64_t cap, uint64_t key,
+                                 uint64_t meta, uint64_t h)
 {
-    uint64_t nb = cap / BUCKET, b = home_of(key, nb);
-    uint8_t *ov = overflow_of(s, cap);
+    uint64_t ng = cap / GROUP, g = home_of(h, ng);
+    uint8_t *tags = tags_of(s, cap), *ov = overflow_of(s, cap);
     for (;;) {
-        uint32_t m, e;
-        scan(s + b * BUCKET, key, &m, &e);
+        uint32_t e = group_match(tags + g * GROUP, 0);
         if (LIKELY(e)) {
-            struct drip_agent_slot *sl = &s[b * BUCKET + (uint64_t)__builtin_ctz(e)];
-            sl->meta = meta;
-            sl->addr = key;
-            return;
+            uint64_t i = g * GROUP + (uint64_t)__builtin_ctz(e);
+            s[i].meta = meta;
+            s[i].addr = key;
+            tags[i] = tag_of(h);
+            return (int64_t)i;
         }
-        if (ov[b] != 255)
-            ov[b]++;
-        b = next_bucket(b, nb);
+        if (ov[g] != 255)
+            ov[g]++;
+        g = next_group(g, ng);
     }
 }
 
@@ -173,7 +191,7 @@ static int grow(struct drip_agent_shard *sh, uint32_t idx)
     struct drip_agent_slot *os = (struct drip_agent_slot *)(uintptr_t)sh->slots_addr;
     for (uint64_t i = 0; i < cap; i++)
         if (os[i].addr)
-            raw_insert(ns, ncap, os[i].addr, os[i].meta);
+            raw_insert(ns, ncap, os[i].addr, os[i].meta, hash_of(os[i].addr));
     sh->slots_addr = (uint64_t)(uintptr_t)ns;
     sh->capacity = ncap;
     sh->resizes++;
@@ -200,28 +218,37 @@ int blocks_insert(uint64_t addr, uint64_t size, uint32_t stack_id, uint64_t *old
         }
     }
     struct drip_agent_slot *s = (struct drip_agent_slot *)(uintptr_t)sh->slots_addr;
-    uint64_t cap = sh->capacity;
-    /* One scan of the home bucket answers both questions in the common
-     * case: is the key already here (an address reused without us seeing
-     * its free), and where is a free slot. */
-    uint64_t nb = cap / BUCKET, b = home_of(addr, nb);
-    uint8_t *ov = overflow_of(s, cap);
-    uint32_t m, e;
-    scan(s + b * BUCKET, addr, &m, &e);
-    int64_t at = m ? (int64_t)(b * BUCKET + (uint64_t)__builtin_ctz(m))
-                   : (ov[b] ? find(s, cap, addr) : -1);
+    uint64_t cap = sh->capacity, h = hash_of(addr), ng = cap / GROUP, g = home_of(h, ng);
+    uint8_t *tags = tags_of(s, cap), t = tag_of(h);
+    /* One look at the home group's tags answers both questions in the
+     * common case: is the key already here (an address reused without us
+     * seeing its free), and where is an empty slot. */
+    int64_t at = -1;
+    for (uint32_t m = group_match(tags + g * GROUP, t); m; m &= m - 1) {
+        uint64_t i = g * GROUP + (uint64_t)__builtin_ctz(m);
+        if (s[i].addr == addr) {
+            at = (int64_t)i;
+            break;
+        }
+    }
+    if (at < 0 && UNLIKELY(overflow_of(s, cap)[g] != 0))
+        at = find(s, cap, addr, h);
     int r = BLOCK_INSERTED;
     if (UNLIKELY(at >= 0)) {
         r = BLOCK_REPLACED;
         *old_size = DRIP_AGENT_SLOT_SIZE(s[at].meta);
         s[at].meta = meta;
         sh->bytes += size - *old_size;
-    } else if (LIKELY(e)) {
-        struct drip_agent_slot *sl = &s[b * BUCKET + (uint64_t)__builtin_ctz(e)];
-        sl->meta = meta;
-        sl->addr = addr;
     } else {
-        raw_insert(s, cap, addr, meta);
+        uint32_t e = group_match(tags + g * GROUP, 0);
+        if (LIKELY(e)) {
+            uint64_t i = g * GROUP + (uint64_t)__builtin_ctz(e);
+            s[i].meta = meta;
+            s[i].addr = addr;
+            tags[i] = t;
+        } else {
+            raw_insert(s, cap, addr, meta, h);
+        }
     }
     if (r == BLOCK_INSERTED) {
         sh->count++;
@@ -239,7 +266,8 @@ int blocks_remove(uint64_t addr, uint64_t *meta)
     seq_lock(&sh->seq);
     uint64_t cap = sh->capacity;
     struct drip_agent_slot *s = (struct drip_agent_slot *)(uintptr_t)sh->slots_addr;
-    int64_t at = cap ? find(s, cap, addr) : -1;
+    uint64_t h = hash_of(addr);
+    int64_t at = cap ? find(s, cap, addr, h) : -1;
     if (at < 0) {
         seq_unlock(&sh->seq);
         return 0;
@@ -247,15 +275,16 @@ int blocks_remove(uint64_t addr, uint64_t *meta)
     *meta = s[at].meta;
     s[at].addr = 0;
     s[at].meta = 0;
+    tags_of(s, cap)[at] = 0;
     sh->count--;
     sh->bytes -= DRIP_AGENT_SLOT_SIZE(*meta);
-    /* Undo the overflow counts of the buckets the insert passed. */
-    uint64_t nb = cap / BUCKET, b = home_of(addr, nb), last = (uint64_t)at / BUCKET;
-    if (UNLIKELY(b != last)) {
+    /* Undo the overflow counts of the groups the insert passed. */
+    uint64_t ng = cap / GROUP, g = home_of(h, ng), last = (uint64_t)at / GROUP;
+    if (UNLIKELY(g != last)) {
         uint8_t *ov = overflow_of(s, cap);
-        for (; b != last; b = next_bucket(b, nb))
-            if (ov[b] != 255)
-                ov[b]--;
+        for (; g != last; g = next_group(g, ng))
+            if (ov[g] != 255)
+                ov[g]--;
     }
     if (filter)
         filter_del(addr);

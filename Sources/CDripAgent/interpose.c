@@ -791,15 +791,16 @@ EXPORT void *calloc(size_t nmemb, size_t size)
     return p;
 }
 
+/* errno: nothing on the tracked path can change it (table removal makes
+ * no calls; thread_register keeps it itself), and the real free's own
+ * errno behaviour is the program's to see, as without the agent. */
 static __attribute__((noinline)) void free_full(struct tls *t, void *p)
 {
-    int e = errno;
     if (UNLIKELY(t->guard || !g_ready)) {
         if (t->guard && g_ready)
             GLOBAL_INC(recursive_frees);
         if (real.free)
             real.free(p);
-        errno = e;
         return;
     }
     t->guard = 1;
@@ -809,7 +810,6 @@ static __attribute__((noinline)) void free_full(struct tls *t, void *p)
     on_release(t, p);
     real.free(p);
     t->guard = 0;
-    errno = e;
 }
 
 EXPORT void free(void *p)

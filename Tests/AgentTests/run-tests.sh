@@ -29,6 +29,7 @@ run() { # name env... -- cmd...
   if env "$@" >"$OUT/$name.out" 2>"$OUT/$name.err"; then ok "$name"; else bad "$name (exit $?)" "$OUT/$name.err"; fi
 }
 
+run table timeout 60 "$T/test_table"
 run counts LD_PRELOAD="$SO" timeout 60 "$T/test_counts"
 if grep -q drip-agent "$OUT/counts.err"; then bad "agent silent in normal operation" "$OUT/counts.err"; else ok "agent silent in normal operation"; fi
 run stack-frame-pointers LD_PRELOAD="$SO" timeout 60 "$T/test_stack_fp"
