@@ -2,7 +2,7 @@
 # Side-by-side cost of the heap agent: no agent, exact mode, sampled mode
 # and heaptrack on the same churn microbenchmark (2 threads x 2M
 # malloc/free pairs of 16..272 bytes over a 1024-block working set each),
-# median of REPS runs, ratios against no agent; then agent memory per live
+# median of REPS interleaved rounds, ratios against no agent; then agent memory per live
 # block with 1M live blocks. Goals: exact <= 3.0x, sampled <= 1.15x,
 # <= 32 bytes per live block.
 #
@@ -19,23 +19,24 @@ ${CC:-cc} -O2 -g -pthread -ISources/CDripAgentFormat/include bench/heap-bench.c 
 
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-runs() { # label, then the command prefix (env assignments)
-  label=$1
-  shift
-  i=0
-  : >"$OUT/$label.times"
-  while [ "$i" -lt "$REPS" ]; do
-    env "$@" "$OUT/heap-bench" churn 2 2000000 >>"$OUT/$label.times"
-    i=$((i + 1))
-  done
-  median <"$OUT/$label.times"
-}
-
-echo "heap agent bench: 2 threads x 2M malloc/free pairs, 16..272 B, median of $REPS"
+echo "heap agent bench: 2 threads x 2M malloc/free pairs, 16..272 B, median of $REPS interleaved rounds"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
-base=$(runs none X=1)
-exact=$(runs exact LD_PRELOAD="$SO")
-sampled=$(runs sampled LD_PRELOAD="$SO" DRIP_SAMPLE_BYTES="$SAMPLE")
+
+# One round runs every variant once, so drift in the machine (other load,
+# frequency) hits all of them alike; the medians are then compared.
+: >"$OUT/none.times"
+: >"$OUT/exact.times"
+: >"$OUT/sampled.times"
+i=0
+while [ "$i" -lt "$REPS" ]; do
+  "$OUT/heap-bench" churn 2 2000000 >>"$OUT/none.times"
+  LD_PRELOAD="$SO" "$OUT/heap-bench" churn 2 2000000 >>"$OUT/exact.times"
+  LD_PRELOAD="$SO" DRIP_SAMPLE_BYTES="$SAMPLE" "$OUT/heap-bench" churn 2 2000000 >>"$OUT/sampled.times"
+  i=$((i + 1))
+done
+base=$(median <"$OUT/none.times")
+exact=$(median <"$OUT/exact.times")
+sampled=$(median <"$OUT/sampled.times")
 ht=""
 if command -v heaptrack >/dev/null 2>&1; then
   i=0

@@ -71,11 +71,22 @@ static inline uint32_t block_shard_of(uint64_t addr)
 }
 
 enum { BLOCK_INSERTED = 0, BLOCK_REPLACED = 1, BLOCK_NO_ROOM = 2 };
+/* The thread records (interpose.c); blocks.c keeps each biased owner's
+ * in_shard word there. */
+extern struct drip_agent_thread_rec *agent_recs AGENT_HIDDEN;
 void blocks_init(int sampled) AGENT_HIDDEN;
+/* membarrier registration; biasing stays off without it. Needs agent_recs. */
+void blocks_bias_init(void) AGENT_HIDDEN;
+/* `me` below: the caller's thread-record index, its bias id (0 = none). */
 /* Insert addr; returns BLOCK_*; *old_size gets the replaced entry's size. */
-int blocks_insert(uint64_t addr, uint64_t size, uint32_t stack_id, uint64_t *old_size) AGENT_HIDDEN;
+int blocks_insert(uint32_t me, uint64_t addr, uint64_t size, uint32_t stack_id,
+                  uint64_t *old_size) AGENT_HIDDEN;
 /* Remove addr; returns 1 and its slot meta (size | stack id) if present. */
-int blocks_remove(uint64_t addr, uint64_t *meta) AGENT_HIDDEN;
+int blocks_remove(uint32_t me, uint64_t addr, uint64_t *meta) AGENT_HIDDEN;
+/* Thread exit: hand back the shards biased to me. */
+void blocks_release(uint32_t me) AGENT_HIDDEN;
+/* Forked child without membarrier: put me's shards under the lock. */
+void blocks_unbias(uint32_t me) AGENT_HIDDEN;
 /* Sampled mode: a 4 KiB bitmap (small enough to stay in L1) saying which
  * address buckets may hold a sampled block. 0 means "certainly not in the
  * table", decided without a lock. Counts behind the bits live in blocks.c. */
@@ -92,8 +103,9 @@ static inline int blocks_maybe_present(uint64_t addr)
     uint32_t b = filter_bucket(addr);
     return (__atomic_load_n(&agent_filter[b >> 6], __ATOMIC_RELAXED) >> (b & 63)) & 1;
 }
-void blocks_lock_all(void) AGENT_HIDDEN;
-void blocks_unlock_all(void) AGENT_HIDDEN;
+/* fork: take every shard but me's own biased ones. */
+void blocks_lock_all(uint32_t me) AGENT_HIDDEN;
+void blocks_unlock_all(uint32_t me) AGENT_HIDDEN;
 
 /* ---- stacks.c ---- */
 void stacks_init(void) AGENT_HIDDEN;

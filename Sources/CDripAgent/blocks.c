@@ -28,7 +28,13 @@
  * caller counts the block as untracked.
  */
 #include <emmintrin.h>
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #include "agent.h"
 
 
@@ -176,6 +182,164 @@ static inline int64_t raw_insert(struct drip_agent_slot *s, uint64_t cap, uint64
     }
 }
 
+/* ------------------------------------------------------ biased shards
+ *
+ * A shard is mostly used by one thread (its glibc arena or jemalloc slabs
+ * live in the shard's 64 KiB regions), so it is biased to that thread: the
+ * owner enters with plain stores and no locked instruction. Any other
+ * thread that needs the shard first revokes the bias for good, using
+ * membarrier() as the owner's half of the fence. docs/AGENT.md ("Locking")
+ * has the argument; test_table's threaded part exercises it.
+ *
+ *   owner word: SHARD_UNOWNED -> me (CAS, first user claims it)
+ *               me -> SHARD_BUSY -> SHARD_SHARED (another thread revokes)
+ *               me -> SHARD_UNOWNED (the owner's thread exits)
+ *               SHARD_UNOWNED -> SHARD_SHARED (a caller without a bias id)
+ *   SHARD_SHARED is final: the seq word is then a CAS spinlock, as it is
+ *   for every shard when membarrier is unavailable.
+ *
+ * "me" is the caller's thread-record index (1 .. DRIP_AGENT_THREAD_RECS-1;
+ * 0 = no bias id). The owner's "I am inside shard i" word (in_shard) lives
+ * in its thread record, in agent memory that is never unmapped, so a
+ * revoker can read it even if the owner has exited. */
+/* test_table defines this to stall an owner at the racy points and so
+ * widen the windows a revoker must handle; it is nothing in the agent. */
+#ifndef BLOCKS_TEST_DELAY
+#define BLOCKS_TEST_DELAY() ((void)0)
+#endif
+
+#define SHARD_UNOWNED 0ULL
+#define SHARD_SHARED (~0ULL)
+#define SHARD_BUSY (~0ULL - 1)
+
+static int bias_on;
+
+static inline uint64_t *in_shard_of(uint32_t me)
+{
+    return &agent_recs[me].in_shard;
+}
+
+/* Register for private expedited membarrier; without it no shard is ever
+ * biased. Called at init and in a forked child. */
+void blocks_bias_init(void)
+{
+    int e = errno;
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    bias_on = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+              (cmds & MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) && agent_recs &&
+              syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    drip_agent_state.biased = (uint32_t)bias_on;
+    errno = e;
+}
+
+/* The owner's entry: announce the shard, then check the bias still holds.
+ * Plain stores; the compiler barriers keep program order, x86 keeps it in
+ * hardware except store->load, which the revoker's membarrier covers. */
+static inline int owner_enter(struct drip_agent_shard *sh, uint32_t idx, uint32_t me)
+{
+    BLOCKS_TEST_DELAY();
+    __atomic_store_n(in_shard_of(me), (uint64_t)idx + 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (LIKELY(__atomic_load_n(&sh->owner, __ATOMIC_RELAXED) == me)) {
+        BLOCKS_TEST_DELAY();
+        __atomic_store_n(&sh->seq, sh->seq + 1, __ATOMIC_RELAXED); /* odd: the reader waits */
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        return 1;
+    }
+    __atomic_store_n(in_shard_of(me), 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Wait for a preempted holder: pause, then yield. */
+static void backoff(unsigned *spins)
+{
+    if (++*spins < 64)
+        cpu_relax();
+    else
+        sched_yield();
+}
+
+/* Take the bias away from thread `owner` (its CAS to SHARD_BUSY is done):
+ * after membarrier() every thread of the process has passed a full
+ * barrier, so either the owner's in_shard store is visible here or its
+ * re-check of the owner word will see SHARD_BUSY. Then wait until it is
+ * out of this shard. */
+static __attribute__((noinline)) void revoke_bias(struct drip_agent_shard *sh, uint32_t idx,
+                                             uint64_t owner)
+{
+    int e = errno;
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+        /* Registered at init, so this should not happen; a store buffer
+         * drains in well under a millisecond. */
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    errno = e;
+    unsigned spins = 0;
+    while (__atomic_load_n(in_shard_of((uint32_t)owner), __ATOMIC_ACQUIRE) == (uint64_t)idx + 1)
+        backoff(&spins);
+    __atomic_fetch_add(&drip_agent_state.shard_revocations, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&sh->owner, SHARD_SHARED, __ATOMIC_RELEASE);
+}
+
+/* 1: the caller owns the shard (leave with owned = 1); 0: it holds the
+ * seq word as a spinlock. */
+static __attribute__((noinline)) int shard_enter_slow(struct drip_agent_shard *sh, uint32_t idx,
+                                                      uint32_t me)
+{
+    unsigned spins = 0;
+    for (;;) {
+        uint64_t o = __atomic_load_n(&sh->owner, __ATOMIC_ACQUIRE);
+        if (o == SHARD_SHARED) {
+            seq_lock(&sh->seq);
+            return 0;
+        }
+        if (o == SHARD_UNOWNED) {
+            uint64_t want = me && bias_on ? me : SHARD_SHARED;
+            __atomic_compare_exchange_n(&sh->owner, &o, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        } else if (o == me) {
+            if (owner_enter(sh, idx, me))
+                return 1;
+        } else if (o == SHARD_BUSY) {
+            backoff(&spins);
+        } else if (__atomic_compare_exchange_n(&sh->owner, &o, SHARD_BUSY, 0, __ATOMIC_ACQ_REL,
+                                               __ATOMIC_ACQUIRE)) {
+            revoke_bias(sh, idx, o);
+        }
+    }
+}
+
+static inline int shard_enter(struct drip_agent_shard *sh, uint32_t idx, uint32_t me)
+{
+    if (LIKELY(me != 0) && LIKELY(__atomic_load_n(&sh->owner, __ATOMIC_RELAXED) == me) &&
+        LIKELY(owner_enter(sh, idx, me)))
+        return 1;
+    return shard_enter_slow(sh, idx, me);
+}
+
+static inline void shard_leave(struct drip_agent_shard *sh, uint32_t me, int owned)
+{
+    if (LIKELY(owned)) {
+        __atomic_store_n(&sh->seq, sh->seq + 1, __ATOMIC_RELEASE); /* even: consistent */
+        __atomic_store_n(in_shard_of(me), 0, __ATOMIC_RELEASE);
+    } else {
+        seq_unlock(&sh->seq);
+    }
+}
+
+/* The owner's thread is exiting: its shards become claimable again. */
+void blocks_release(uint32_t me)
+{
+    if (!me)
+        return;
+    for (uint32_t i = 0; i < DRIP_AGENT_SHARDS; i++) {
+        uint64_t o = me;
+        if (__atomic_load_n(&shards[i].owner, __ATOMIC_RELAXED) == me)
+            __atomic_compare_exchange_n(&shards[i].owner, &o, SHARD_UNOWNED, 0, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED);
+    }
+}
+
 static int grow(struct drip_agent_shard *sh, uint32_t idx)
 {
     uint64_t cap = sh->capacity;
@@ -202,18 +366,18 @@ static int grow(struct drip_agent_shard *sh, uint32_t idx)
     return 1;
 }
 
-int blocks_insert(uint64_t addr, uint64_t size, uint32_t stack_id, uint64_t *old_size)
+int blocks_insert(uint32_t me, uint64_t addr, uint64_t size, uint32_t stack_id, uint64_t *old_size)
 {
     uint32_t idx = block_shard_of(addr);
     struct drip_agent_shard *sh = &shards[idx];
     if (size > DRIP_AGENT_SIZE_MASK)
         size = DRIP_AGENT_SIZE_MASK;
     uint64_t meta = size | ((uint64_t)stack_id << DRIP_AGENT_SIZE_BITS);
-    seq_lock(&sh->seq);
+    int owned = shard_enter(sh, idx, me);
     /* load > 0.8 -> grow; if growing fails, use the slack up to 15/16. */
     if (UNLIKELY((sh->count + 1) * 5 > sh->capacity * 4)) {
         if (!grow(sh, idx) && (sh->capacity == 0 || (sh->count + 1) * 16 > sh->capacity * 15)) {
-            seq_unlock(&sh->seq);
+            shard_leave(sh, me, owned);
             return BLOCK_NO_ROOM;
         }
     }
@@ -256,20 +420,21 @@ int blocks_insert(uint64_t addr, uint64_t size, uint32_t stack_id, uint64_t *old
         if (filter)
             filter_add(addr);
     }
-    seq_unlock(&sh->seq);
+    shard_leave(sh, me, owned);
     return r;
 }
 
-int blocks_remove(uint64_t addr, uint64_t *meta)
+int blocks_remove(uint32_t me, uint64_t addr, uint64_t *meta)
 {
-    struct drip_agent_shard *sh = &shards[block_shard_of(addr)];
-    seq_lock(&sh->seq);
+    uint32_t idx = block_shard_of(addr);
+    struct drip_agent_shard *sh = &shards[idx];
+    int owned = shard_enter(sh, idx, me);
     uint64_t cap = sh->capacity;
     struct drip_agent_slot *s = (struct drip_agent_slot *)(uintptr_t)sh->slots_addr;
     uint64_t h = hash_of(addr);
     int64_t at = cap ? find(s, cap, addr, h) : -1;
     if (at < 0) {
-        seq_unlock(&sh->seq);
+        shard_leave(sh, me, owned);
         return 0;
     }
     *meta = s[at].meta;
@@ -288,19 +453,75 @@ int blocks_remove(uint64_t addr, uint64_t *meta)
     }
     if (filter)
         filter_del(addr);
-    seq_unlock(&sh->seq);
+    shard_leave(sh, me, owned);
     return 1;
 }
 
-/* fork: hold every shard so the child never inherits a half-done update. */
-void blocks_lock_all(void)
+/* Only in a forked child, before any other thread exists there. */
+void blocks_unbias(uint32_t me)
 {
-    for (unsigned i = 0; i < DRIP_AGENT_SHARDS; i++)
-        seq_lock(&shards[i].seq);
+    for (uint32_t i = 0; me && i < DRIP_AGENT_SHARDS; i++)
+        if (shards[i].owner == me)
+            shards[i].owner = SHARD_SHARED;
 }
 
-void blocks_unlock_all(void)
+/* fork: hold every shard so the child never inherits a half-done update.
+ * The forking thread (me) keeps its own biased shards: nobody else is
+ * inside them, and it is itself in fork(). Every other shard is put under
+ * the lock for good first (the child has no other threads to hand them
+ * back to, and the parent's owners may be inside them right now): one
+ * membarrier for all of them, then wait each owner out. */
+void blocks_lock_all(uint32_t me)
 {
-    for (unsigned i = 0; i < DRIP_AGENT_SHARDS; i++)
-        seq_unlock(&shards[i].seq);
+    static uint64_t taken[DRIP_AGENT_SHARDS]; /* fork is serialised by the stacks lock */
+    int any = 0;
+    for (uint32_t i = 0; i < DRIP_AGENT_SHARDS; i++) {
+        struct drip_agent_shard *sh = &shards[i];
+        taken[i] = 0;
+        for (unsigned spins = 0;;) {
+            uint64_t o = __atomic_load_n(&sh->owner, __ATOMIC_ACQUIRE);
+            if (o == SHARD_SHARED || (me && o == me))
+                break;
+            if (o == SHARD_BUSY) {
+                backoff(&spins);
+                continue;
+            }
+            uint64_t want = o == SHARD_UNOWNED ? SHARD_SHARED : SHARD_BUSY;
+            if (__atomic_compare_exchange_n(&sh->owner, &o, want, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE)) {
+                if (want == SHARD_BUSY) {
+                    taken[i] = o;
+                    any = 1;
+                }
+                break;
+            }
+        }
+    }
+    if (any) {
+        int e = errno;
+        if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+            struct timespec ms = { 0, 1000000 };
+            nanosleep(&ms, NULL);
+        }
+        errno = e;
+        for (uint32_t i = 0; i < DRIP_AGENT_SHARDS; i++) {
+            if (!taken[i])
+                continue;
+            unsigned spins = 0;
+            while (__atomic_load_n(in_shard_of((uint32_t)taken[i]), __ATOMIC_ACQUIRE) == (uint64_t)i + 1)
+                backoff(&spins);
+            __atomic_fetch_add(&drip_agent_state.shard_revocations, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&shards[i].owner, SHARD_SHARED, __ATOMIC_RELEASE);
+        }
+    }
+    for (uint32_t i = 0; i < DRIP_AGENT_SHARDS; i++)
+        if (!(me && shards[i].owner == me))
+            seq_lock(&shards[i].seq);
+}
+
+void blocks_unlock_all(uint32_t me)
+{
+    for (uint32_t i = 0; i < DRIP_AGENT_SHARDS; i++)
+        if (!(me && shards[i].owner == me))
+            seq_unlock(&shards[i].seq);
 }

@@ -60,7 +60,8 @@ static int g_limit_fired;
 static uint64_t g_main_stack_max;
 static pthread_key_t g_key;
 static int g_key_ok;
-static struct drip_agent_thread_rec *g_recs;
+struct drip_agent_thread_rec *agent_recs;
+#define g_recs agent_recs
 
 /* ------------------------------------------------------------- bootstrap */
 
@@ -126,6 +127,7 @@ struct tls {
     uint32_t state;
     uint32_t shared; /* rec is record 0, updated with atomics */
     uint32_t fast;   /* sampled mode, no limit, own record: see malloc() */
+    uint32_t bias;   /* own record's index: the id shards are biased to; 0 = none */
     struct drip_agent_thread_rec *rec;
     struct stack_bounds bounds;
     int64_t until_sample;
@@ -260,6 +262,7 @@ static __attribute__((noinline)) void thread_register(struct tls *t)
     if (r) {
         t->rec = r;
         t->shared = 0;
+        t->bias = (uint32_t)(r - g_recs);
     } else {
         t->rec = &g_recs[0];
         t->shared = 1;
@@ -292,6 +295,8 @@ static void thread_exit(void *arg)
         t->rec = &g_recs[0];
         t->shared = 1;
         t->fast = 0;
+        blocks_release(t->bias);
+        t->bias = 0;
         __atomic_store_n(&r->owner, 0, __ATOMIC_RELEASE);
     }
     t->state = T_EXITED;
@@ -387,7 +392,7 @@ static __attribute__((noinline)) void record_block(struct tls *t, void *p, size_
 {
     uint32_t id = stack_id(t, st);
     uint64_t old = 0;
-    int r = blocks_insert((uint64_t)(uintptr_t)p, n, id, &old);
+    int r = blocks_insert(t->bias, (uint64_t)(uintptr_t)p, n, id, &old);
     if (UNLIKELY(r != BLOCK_INSERTED)) {
         if (r == BLOCK_NO_ROOM) {
             CNT(t, untracked_blocks, 1);
@@ -452,7 +457,7 @@ static inline void on_release(struct tls *t, void *p)
 {
     uint64_t meta;
     if (LIKELY(!g_sampled)) {
-        if (blocks_remove((uint64_t)(uintptr_t)p, &meta)) {
+        if (blocks_remove(t->bias, (uint64_t)(uintptr_t)p, &meta)) {
             uint64_t sz = DRIP_AGENT_SLOT_SIZE(meta);
             CNT(t, freed_blocks, 1);
             CNT(t, freed_bytes, sz);
@@ -469,7 +474,7 @@ static inline void on_release(struct tls *t, void *p)
         live_add(t, -(int64_t)u);
     }
     if (UNLIKELY(blocks_maybe_present((uint64_t)(uintptr_t)p)))
-        blocks_remove((uint64_t)(uintptr_t)p, &meta);
+        blocks_remove(t->bias, (uint64_t)(uintptr_t)p, &meta);
 }
 
 /* ------------------------------------------------------------------ init */
@@ -573,6 +578,7 @@ static void agent_init(void)
     g_recs[0].owner = ~0ull;
 
     blocks_init(g_sampled);
+    blocks_bias_init();
     stacks_init();
     unwind_init();
     __atomic_fetch_add(&s->agent_bytes, sizeof(struct drip_agent_state) + BOOT_BYTES +
@@ -638,14 +644,14 @@ static void fork_prepare(void)
     fork_skipped = 0;
     tls.guard = 1;
     stacks_lock();
-    blocks_lock_all();
+    blocks_lock_all(tls.bias);
 }
 
 static void fork_parent(void)
 {
     if (fork_skipped)
         return;
-    blocks_unlock_all();
+    blocks_unlock_all(tls.bias);
     stacks_unlock();
     tls.guard = 0;
 }
@@ -657,9 +663,14 @@ static void fork_child(void)
 {
     struct drip_agent_state *s = &drip_agent_state;
     if (!fork_skipped) {
-        blocks_unlock_all();
+        blocks_unlock_all(tls.bias);
         stacks_unlock();
     }
+    /* membarrier registration belongs to the address space; renew it, and
+     * give up this thread's biases if the child cannot have it. */
+    blocks_bias_init();
+    if (!s->biased)
+        blocks_unbias(tls.bias);
     struct drip_agent_thread_rec *mine = tls.shared ? NULL : tls.rec;
     for (uint32_t i = 1; i < s->thread_recs_used; i++) {
         struct drip_agent_thread_rec *r = &g_recs[i];
@@ -849,14 +860,14 @@ static void *tracked_realloc(struct tls *t, void *p, size_t n, const struct unwi
     uint64_t meta = 0, old = 0;
     int had;
     if (!g_sampled) {
-        had = blocks_remove((uint64_t)(uintptr_t)p, &meta);
+        had = blocks_remove(t->bias, (uint64_t)(uintptr_t)p, &meta);
         old = had ? DRIP_AGENT_SLOT_SIZE(meta) : 0;
         if (n > old)
             limit_check(t, n - old);
     } else {
         old = g_limit ? real.usable(p) : 0;
         had = blocks_maybe_present((uint64_t)(uintptr_t)p) &&
-              blocks_remove((uint64_t)(uintptr_t)p, &meta);
+              blocks_remove(t->bias, (uint64_t)(uintptr_t)p, &meta);
         if (n > old)
             limit_check(t, n - old);
     }
@@ -867,7 +878,7 @@ static void *tracked_realloc(struct tls *t, void *p, size_t n, const struct unwi
         /* Failed: p is still the caller's block, put it back. */
         if (had) {
             uint64_t dummy;
-            blocks_insert((uint64_t)(uintptr_t)p, DRIP_AGENT_SLOT_SIZE(meta),
+            blocks_insert(t->bias, (uint64_t)(uintptr_t)p, DRIP_AGENT_SLOT_SIZE(meta),
                           DRIP_AGENT_SLOT_STACK(meta), &dummy);
         }
         errno = e2;

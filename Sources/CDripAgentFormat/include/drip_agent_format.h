@@ -86,7 +86,8 @@ struct drip_agent_shard {
     uint64_t count;      /* occupied slots = live blocks in this shard */
     uint64_t bytes;      /* sum of sizes of the blocks in this shard */
     uint64_t resizes;    /* times the slot array was replaced */
-    uint64_t reserved[2];
+    uint64_t owner;      /* agent-private: the biased owner (docs/AGENT.md, "Locking") */
+    uint64_t reserved[1];
 };
 
 /* Directory entry of the stack table. */
@@ -123,7 +124,8 @@ struct drip_agent_thread_rec {
     uint64_t untracked_bytes;
     uint64_t sampled;          /* allocations recorded in sampled mode */
     uint64_t pending;          /* int64: live-byte delta not yet added to live_bytes_flushed */
-    uint64_t reserved[3];
+    uint64_t in_shard;         /* agent-private: 1 + the biased shard the thread is inside, 0 = none */
+    uint64_t reserved[2];
 };
 
 struct drip_agent_state {
@@ -182,7 +184,12 @@ struct drip_agent_state {
      * the process's anonymous memory that is the agent's own tables. An
      * older agent leaves this 0: "unknown". */
     uint64_t mapped_bytes;
-    uint64_t reserved[6];
+    /* Shards taken from their biased owner and put under the lock for good
+     * because another thread needed them (docs/AGENT.md, "Locking"). */
+    uint64_t shard_revocations;
+    uint32_t biased;           /* 1: shards may be biased (membarrier available) */
+    uint32_t reserved1;
+    uint64_t reserved[4];
 };
 
 /* C11 _Static_assert; C++ spells it static_assert. */
