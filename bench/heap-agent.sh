@@ -6,10 +6,10 @@
 # block with 1M live blocks. Goals: exact <= 3.0x, sampled <= 1.15x,
 # <= 32 bytes per live block.
 #
-#   bash bench/heap-agent.sh            (REPS=7 SAMPLE=524288 by default)
+#   bash bench/heap-agent.sh            (REPS=15 SAMPLE=524288 by default)
 set -eu
 cd "$(dirname "$0")/.."
-REPS=${REPS:-7}
+REPS=${REPS:-15}
 SAMPLE=${SAMPLE:-524288}
 OUT=.build/agent/bench
 mkdir -p "$OUT"

@@ -75,8 +75,9 @@ enum { BLOCK_INSERTED = 0, BLOCK_REPLACED = 1, BLOCK_NO_ROOM = 2 };
  * in_shard word there. */
 extern struct drip_agent_thread_rec *agent_recs AGENT_HIDDEN;
 void blocks_init(int sampled) AGENT_HIDDEN;
-/* membarrier registration; biasing stays off without it. Needs agent_recs. */
-void blocks_bias_init(void) AGENT_HIDDEN;
+/* membarrier registration; biasing stays off without it or when not
+ * allowed (DRIP_AGENT_BIAS=0). Needs agent_recs. */
+void blocks_bias_init(int allowed) AGENT_HIDDEN;
 /* `me` below: the caller's thread-record index, its bias id (0 = none). */
 /* Insert addr; returns BLOCK_*; *old_size gets the replaced entry's size. */
 int blocks_insert(uint32_t me, uint64_t addr, uint64_t size, uint32_t stack_id,

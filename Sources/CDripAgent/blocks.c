@@ -219,12 +219,13 @@ static inline uint64_t *in_shard_of(uint32_t me)
     return &agent_recs[me].in_shard;
 }
 
-/* Register for private expedited membarrier; without it no shard is ever
- * biased. Called at init and in a forked child. */
-void blocks_bias_init(void)
+/* Register for private expedited membarrier; without it (or with
+ * DRIP_AGENT_BIAS=0: allowed = 0) no shard is ever biased. Called at init
+ * and in a forked child. */
+void blocks_bias_init(int allowed)
 {
     int e = errno;
-    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    long cmds = allowed ? syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0) : 0;
     bias_on = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
               (cmds & MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) && agent_recs &&
               syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
@@ -311,9 +312,13 @@ static __attribute__((noinline)) int shard_enter_slow(struct drip_agent_shard *s
 
 static inline int shard_enter(struct drip_agent_shard *sh, uint32_t idx, uint32_t me)
 {
-    if (LIKELY(me != 0) && LIKELY(__atomic_load_n(&sh->owner, __ATOMIC_RELAXED) == me) &&
-        LIKELY(owner_enter(sh, idx, me)))
+    uint64_t o = __atomic_load_n(&sh->owner, __ATOMIC_ACQUIRE);
+    if (LIKELY(o == me) && LIKELY(me != 0) && LIKELY(owner_enter(sh, idx, me)))
         return 1;
+    if (o == SHARD_SHARED) { /* final, so no re-check is needed */
+        seq_lock(&sh->seq);
+        return 0;
+    }
     return shard_enter_slow(sh, idx, me);
 }
 

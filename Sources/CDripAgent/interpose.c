@@ -57,6 +57,7 @@ static int g_sampled;
 static uint64_t g_sample_bytes;
 static uint64_t g_limit;
 static int g_limit_fired;
+static int g_bias_allowed; /* DRIP_AGENT_BIAS is not "0" */
 static uint64_t g_main_stack_max;
 static pthread_key_t g_key;
 static int g_key_ok;
@@ -578,7 +579,9 @@ static void agent_init(void)
     g_recs[0].owner = ~0ull;
 
     blocks_init(g_sampled);
-    blocks_bias_init();
+    const char *bias = getenv("DRIP_AGENT_BIAS");
+    g_bias_allowed = !(bias && bias[0] == '0');
+    blocks_bias_init(g_bias_allowed);
     stacks_init();
     unwind_init();
     __atomic_fetch_add(&s->agent_bytes, sizeof(struct drip_agent_state) + BOOT_BYTES +
@@ -668,7 +671,7 @@ static void fork_child(void)
     }
     /* membarrier registration belongs to the address space; renew it, and
      * give up this thread's biases if the child cannot have it. */
-    blocks_bias_init();
+    blocks_bias_init(g_bias_allowed);
     if (!s->biased)
         blocks_unbias(tls.bias);
     struct drip_agent_thread_rec *mine = tls.shared ? NULL : tls.rec;

@@ -31,6 +31,7 @@ run() { # name env... -- cmd...
 
 run table timeout 60 "$T/test_table"
 run counts LD_PRELOAD="$SO" timeout 60 "$T/test_counts"
+run counts-unbiased LD_PRELOAD="$SO" DRIP_AGENT_BIAS=0 EXPECT_BIASED=0 timeout 60 "$T/test_counts"
 if grep -q drip-agent "$OUT/counts.err"; then bad "agent silent in normal operation" "$OUT/counts.err"; else ok "agent silent in normal operation"; fi
 run stack-frame-pointers LD_PRELOAD="$SO" timeout 60 "$T/test_stack_fp"
 run stack-cfi-omit-frame-pointer LD_PRELOAD="$SO" timeout 60 "$T/test_stack_cfi"
@@ -39,6 +40,8 @@ run early-and-bootstrap LD_PRELOAD="$SO" timeout 60 "$T/test_early"
 run mapped-bytes LD_PRELOAD="$SO" timeout 60 "$T/test_mapped"
 run stress LD_PRELOAD="$SO" timeout 120 "$T/test_stress"
 run stress-sampled LD_PRELOAD="$SO" DRIP_SAMPLE_BYTES=4096 timeout 120 "$T/test_stress"
+# Shards under the lock from the start (what a process without membarrier gets).
+run stress-unbiased LD_PRELOAD="$SO" DRIP_AGENT_BIAS=0 timeout 120 "$T/test_stress"
 
 # Sampled: 10 runs; the mean estimate must be within 3% of the truth.
 : >"$OUT/ratios"

@@ -16,6 +16,10 @@ int main(void)
     CHECK(s->pid == (uint64_t)getpid() && s->init_pid == (uint64_t)getpid(), "pid");
     CHECK(s->ready == 1, "ready");
     CHECK(s->shard_size == sizeof(struct drip_agent_shard) && s->slot_size == 16, "sizes");
+    /* run-tests.sh says what the biasing should be (1 where membarrier works). */
+    const char *want_bias = getenv("EXPECT_BIASED");
+    if (want_bias)
+        CHECK(s->biased == (uint32_t)atoi(want_bias), "biased %u, expected %s", s->biased, want_bias);
 
     struct totals a, b, c;
     totals(s, &a);

@@ -16,7 +16,7 @@ static int delays_on;
 static __thread unsigned delay_tick;
 static void test_delay(void)
 {
-    if (!delays_on || ++delay_tick % 61)
+    if (!delays_on || ++delay_tick % 23)
         return;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
@@ -358,7 +358,7 @@ static void *reader(void *arg)
 
 static void threaded_run(void)
 {
-    blocks_bias_init();
+    blocks_bias_init(1);
     /* Warm-up: grow every worker's shards to their final size first, so
      * the reader never copies an array that is being unmapped. */
     for (uint32_t w = 0; w < WORKERS; w++) {
