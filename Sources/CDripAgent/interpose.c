@@ -681,6 +681,9 @@ static void fork_child(void)
             continue;
         s->live_bytes_flushed += r->pending;
         r->pending = 0;
+        /* A thread that vanished between announcing a shard and its
+         * re-check must not leave the word set for the record's next user. */
+        r->in_shard = 0;
         r->owner = 0;
     }
     if (mine)
