@@ -260,13 +260,8 @@ static void backoff(unsigned *spins)
         sched_yield();
 }
 
-/* Take the bias away from thread `owner` (its CAS to SHARD_BUSY is done):
- * after membarrier() every thread of the process has passed a full
- * barrier, so either the owner's in_shard store is visible here or its
- * re-check of the owner word will see SHARD_BUSY. Then wait until it is
- * out of this shard. */
-static __attribute__((noinline)) void revoke_bias(struct drip_agent_shard *sh, uint32_t idx,
-                                             uint64_t owner)
+/* After this, every thread of the process has passed a full barrier. */
+static void fence_all_threads(void)
 {
     int e = errno;
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
@@ -276,11 +271,26 @@ static __attribute__((noinline)) void revoke_bias(struct drip_agent_shard *sh, u
         nanosleep(&ms, NULL);
     }
     errno = e;
+}
+
+/* The second half of a revocation (owner word already SHARD_BUSY, fence
+ * done): wait until the old owner is out of the shard, then share it. */
+static void finish_revocation(uint32_t idx, uint64_t owner)
+{
     unsigned spins = 0;
     while (__atomic_load_n(in_shard_of((uint32_t)owner), __ATOMIC_ACQUIRE) == (uint64_t)idx + 1)
         backoff(&spins);
     __atomic_fetch_add(&drip_agent_state.shard_revocations, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&sh->owner, SHARD_SHARED, __ATOMIC_RELEASE);
+    __atomic_store_n(&shards[idx].owner, SHARD_SHARED, __ATOMIC_RELEASE);
+}
+
+/* Take the bias away from thread `owner` (its CAS to SHARD_BUSY is done):
+ * after the fence, either the owner's in_shard store is visible here or
+ * its re-check of the owner word will see SHARD_BUSY. */
+static __attribute__((noinline)) void revoke_bias(uint32_t idx, uint64_t owner)
+{
+    fence_all_threads();
+    finish_revocation(idx, owner);
 }
 
 /* 1: the caller owns the shard (leave with owned = 1); 0: it holds the
@@ -305,7 +315,7 @@ static __attribute__((noinline)) int shard_enter_slow(struct drip_agent_shard *s
             backoff(&spins);
         } else if (__atomic_compare_exchange_n(&sh->owner, &o, SHARD_BUSY, 0, __ATOMIC_ACQ_REL,
                                                __ATOMIC_ACQUIRE)) {
-            revoke_bias(sh, idx, o);
+            revoke_bias(idx, o);
         }
     }
 }
@@ -389,19 +399,10 @@ int blocks_insert(uint32_t me, uint64_t addr, uint64_t size, uint32_t stack_id, 
     struct drip_agent_slot *s = (struct drip_agent_slot *)(uintptr_t)sh->slots_addr;
     uint64_t cap = sh->capacity, h = hash_of(addr), ng = cap / GROUP, g = home_of(h, ng);
     uint8_t *tags = tags_of(s, cap), t = tag_of(h);
-    /* One look at the home group's tags answers both questions in the
-     * common case: is the key already here (an address reused without us
-     * seeing its free), and where is an empty slot. */
-    int64_t at = -1;
-    for (uint32_t m = group_match(tags + g * GROUP, t); m; m &= m - 1) {
-        uint64_t i = g * GROUP + (uint64_t)__builtin_ctz(m);
-        if (s[i].addr == addr) {
-            at = (int64_t)i;
-            break;
-        }
-    }
-    if (at < 0 && UNLIKELY(overflow_of(s, cap)[g] != 0))
-        at = find(s, cap, addr, h);
+    /* Is the key already here (an address reused without us seeing its
+     * free)? Almost always one tag compare of the home group, which the
+     * empty-slot search below reads again from L1. */
+    int64_t at = find(s, cap, addr, h);
     int r = BLOCK_INSERTED;
     if (UNLIKELY(at >= 0)) {
         r = BLOCK_REPLACED;
@@ -503,21 +504,10 @@ void blocks_lock_all(uint32_t me)
         }
     }
     if (any) {
-        int e = errno;
-        if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
-            struct timespec ms = { 0, 1000000 };
-            nanosleep(&ms, NULL);
-        }
-        errno = e;
-        for (uint32_t i = 0; i < DRIP_AGENT_SHARDS; i++) {
-            if (!taken[i])
-                continue;
-            unsigned spins = 0;
-            while (__atomic_load_n(in_shard_of((uint32_t)taken[i]), __ATOMIC_ACQUIRE) == (uint64_t)i + 1)
-                backoff(&spins);
-            __atomic_fetch_add(&drip_agent_state.shard_revocations, 1, __ATOMIC_RELAXED);
-            __atomic_store_n(&shards[i].owner, SHARD_SHARED, __ATOMIC_RELEASE);
-        }
+        fence_all_threads();
+        for (uint32_t i = 0; i < DRIP_AGENT_SHARDS; i++)
+            if (taken[i])
+                finish_revocation(i, taken[i]);
     }
     for (uint32_t i = 0; i < DRIP_AGENT_SHARDS; i++)
         if (!(me && shards[i].owner == me))
