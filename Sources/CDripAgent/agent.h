@@ -2,7 +2,8 @@
  * agent.h: internal interfaces of libdrip-agent.so, shared by its files.
  *   interpose.c  the exported allocator functions, bootstrap, init, fork,
  *                per-thread state and counters
- *   blocks.c     the sharded block table (address -> size, stack id)
+ *   blocks.c     the sharded block table (address -> size, stack id) and
+ *                its shard locking (biased to one thread, or a spinlock)
  *   stacks.c     the append-only stack table (frames -> stack id)
  *   unwind.c     the .eh_frame (CFI) unwinder and its PC cache
  *   util.c       mmap wrapper, locks, stderr line, sampling math
