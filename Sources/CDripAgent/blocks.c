@@ -162,7 +162,7 @@ static inline int64_t find(struct drip_agent_slot *s, uint64_t cap, uint64_t key
 
 /* Store key in the first empty slot from its home group on; there is room
  * (load < 1). Every full group passed gets its overflow byte raised. */
-static inline int64_t raw_insert(struct drip_agent_slot *s, uint64_t cap, uint64_t key,
+static inline void raw_insert(struct drip_agent_slot *s, uint64_t cap, uint64_t key,
                                  uint64_t meta, uint64_t h)
 {
     uint64_t ng = cap / GROUP, g = home_of(h, ng);
@@ -174,7 +174,7 @@ static inline int64_t raw_insert(struct drip_agent_slot *s, uint64_t cap, uint64
             s[i].meta = meta;
             s[i].addr = key;
             tags[i] = tag_of(h);
-            return (int64_t)i;
+            return;
         }
         if (ov[g] != 255)
             ov[g]++;
@@ -397,11 +397,10 @@ int blocks_insert(uint32_t me, uint64_t addr, uint64_t size, uint32_t stack_id, 
         }
     }
     struct drip_agent_slot *s = (struct drip_agent_slot *)(uintptr_t)sh->slots_addr;
-    uint64_t cap = sh->capacity, h = hash_of(addr), ng = cap / GROUP, g = home_of(h, ng);
-    uint8_t *tags = tags_of(s, cap), t = tag_of(h);
+    uint64_t cap = sh->capacity, h = hash_of(addr);
     /* Is the key already here (an address reused without us seeing its
      * free)? Almost always one tag compare of the home group, which the
-     * empty-slot search below reads again from L1. */
+     * empty-slot search in raw_insert reads again from L1. */
     int64_t at = find(s, cap, addr, h);
     int r = BLOCK_INSERTED;
     if (UNLIKELY(at >= 0)) {
@@ -410,15 +409,7 @@ int blocks_insert(uint32_t me, uint64_t addr, uint64_t size, uint32_t stack_id, 
         s[at].meta = meta;
         sh->bytes += size - *old_size;
     } else {
-        uint32_t e = group_match(tags + g * GROUP, 0);
-        if (LIKELY(e)) {
-            uint64_t i = g * GROUP + (uint64_t)__builtin_ctz(e);
-            s[i].meta = meta;
-            s[i].addr = addr;
-            tags[i] = t;
-        } else {
-            raw_insert(s, cap, addr, meta, h);
-        }
+        raw_insert(s, cap, addr, meta, h);
     }
     if (r == BLOCK_INSERTED) {
         sh->count++;

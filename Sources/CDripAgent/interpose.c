@@ -62,7 +62,6 @@ static uint64_t g_main_stack_max;
 static pthread_key_t g_key;
 static int g_key_ok;
 struct drip_agent_thread_rec *agent_recs;
-#define g_recs agent_recs
 
 /* ------------------------------------------------------------- bootstrap */
 
@@ -128,7 +127,6 @@ struct tls {
     uint32_t state;
     uint32_t shared; /* rec is record 0, updated with atomics */
     uint32_t fast;   /* sampled mode, no limit, own record: see malloc() */
-    uint32_t bias;   /* own record's index: the id shards are biased to; 0 = none */
     struct drip_agent_thread_rec *rec;
     struct stack_bounds bounds;
     int64_t until_sample;
@@ -146,6 +144,13 @@ static __thread struct tls tls TLS_IE;
     } while (0)
 
 #define GLOBAL_INC(field) __atomic_fetch_add(&drip_agent_state.field, 1, __ATOMIC_RELAXED)
+
+/* The id shards are biased to: the index of the thread's own record; 0 =
+ * none (no record yet, or the shared record 0). */
+static inline uint32_t bias_of(const struct tls *t)
+{
+    return t->rec && !t->shared ? (uint32_t)(t->rec - agent_recs) : 0;
+}
 
 static void watermark(int64_t live)
 {
@@ -234,10 +239,10 @@ static struct drip_agent_thread_rec *claim_rec(uint64_t tid)
     for (;;) {
         for (uint32_t i = 1; i < used; i++) {
             uint64_t zero = 0;
-            if (__atomic_load_n(&g_recs[i].owner, __ATOMIC_RELAXED) == 0 &&
-                __atomic_compare_exchange_n(&g_recs[i].owner, &zero, tid, 0, __ATOMIC_ACQUIRE,
+            if (__atomic_load_n(&agent_recs[i].owner, __ATOMIC_RELAXED) == 0 &&
+                __atomic_compare_exchange_n(&agent_recs[i].owner, &zero, tid, 0, __ATOMIC_ACQUIRE,
                                             __ATOMIC_RELAXED))
-                return &g_recs[i];
+                return &agent_recs[i];
         }
         if (used >= DRIP_AGENT_THREAD_RECS)
             return NULL;
@@ -252,8 +257,8 @@ static struct drip_agent_thread_rec *claim_rec(uint64_t tid)
 /* First tracked call of a thread; the guard is held. */
 static __attribute__((noinline)) void thread_register(struct tls *t)
 {
-    if (t->state == T_EXITED || !g_recs) {
-        t->rec = &g_recs[0];
+    if (t->state == T_EXITED || !agent_recs) {
+        t->rec = &agent_recs[0];
         t->shared = 1;
         return;
     }
@@ -263,9 +268,8 @@ static __attribute__((noinline)) void thread_register(struct tls *t)
     if (r) {
         t->rec = r;
         t->shared = 0;
-        t->bias = (uint32_t)(r - g_recs);
     } else {
-        t->rec = &g_recs[0];
+        t->rec = &agent_recs[0];
         t->shared = 1;
     }
     thread_bounds(&t->bounds);
@@ -293,11 +297,10 @@ static void thread_exit(void *arg)
         r->pending = 0;
         watermark(__atomic_add_fetch((int64_t *)&drip_agent_state.live_bytes_flushed, p,
                                      __ATOMIC_RELAXED));
-        t->rec = &g_recs[0];
+        blocks_release(bias_of(t));
+        t->rec = &agent_recs[0];
         t->shared = 1;
         t->fast = 0;
-        blocks_release(t->bias);
-        t->bias = 0;
         __atomic_store_n(&r->owner, 0, __ATOMIC_RELEASE);
     }
     t->state = T_EXITED;
@@ -393,7 +396,7 @@ static __attribute__((noinline)) void record_block(struct tls *t, void *p, size_
 {
     uint32_t id = stack_id(t, st);
     uint64_t old = 0;
-    int r = blocks_insert(t->bias, (uint64_t)(uintptr_t)p, n, id, &old);
+    int r = blocks_insert(bias_of(t), (uint64_t)(uintptr_t)p, n, id, &old);
     if (UNLIKELY(r != BLOCK_INSERTED)) {
         if (r == BLOCK_NO_ROOM) {
             CNT(t, untracked_blocks, 1);
@@ -458,7 +461,7 @@ static inline void on_release(struct tls *t, void *p)
 {
     uint64_t meta;
     if (LIKELY(!g_sampled)) {
-        if (blocks_remove(t->bias, (uint64_t)(uintptr_t)p, &meta)) {
+        if (blocks_remove(bias_of(t), (uint64_t)(uintptr_t)p, &meta)) {
             uint64_t sz = DRIP_AGENT_SLOT_SIZE(meta);
             CNT(t, freed_blocks, 1);
             CNT(t, freed_bytes, sz);
@@ -475,7 +478,7 @@ static inline void on_release(struct tls *t, void *p)
         live_add(t, -(int64_t)u);
     }
     if (UNLIKELY(blocks_maybe_present((uint64_t)(uintptr_t)p)))
-        blocks_remove(t->bias, (uint64_t)(uintptr_t)p, &meta);
+        blocks_remove(bias_of(t), (uint64_t)(uintptr_t)p, &meta);
 }
 
 /* ------------------------------------------------------------------ init */
@@ -567,16 +570,16 @@ static void agent_init(void)
         g_main_stack_max = (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1ull << 30))
                                ? (1ull << 30) : (uint64_t)rl.rlim_cur;
 
-    g_recs = agent_map((size_t)DRIP_AGENT_THREAD_RECS * sizeof(struct drip_agent_thread_rec));
-    if (!g_recs) {
+    agent_recs = agent_map((size_t)DRIP_AGENT_THREAD_RECS * sizeof(struct drip_agent_thread_rec));
+    if (!agent_recs) {
         tls.guard--;
         return;
     }
-    s->thread_recs_addr = (uint64_t)(uintptr_t)g_recs;
+    s->thread_recs_addr = (uint64_t)(uintptr_t)agent_recs;
     s->thread_recs_capacity = DRIP_AGENT_THREAD_RECS;
     s->thread_rec_size = sizeof(struct drip_agent_thread_rec);
     s->thread_recs_used = 1; /* record 0: shared */
-    g_recs[0].owner = ~0ull;
+    agent_recs[0].owner = ~0ull;
 
     blocks_init(g_sampled);
     const char *bias = getenv("DRIP_AGENT_BIAS");
@@ -647,14 +650,14 @@ static void fork_prepare(void)
     fork_skipped = 0;
     tls.guard = 1;
     stacks_lock();
-    blocks_lock_all(tls.bias);
+    blocks_lock_all(bias_of(&tls));
 }
 
 static void fork_parent(void)
 {
     if (fork_skipped)
         return;
-    blocks_unlock_all(tls.bias);
+    blocks_unlock_all(bias_of(&tls));
     stacks_unlock();
     tls.guard = 0;
 }
@@ -666,17 +669,17 @@ static void fork_child(void)
 {
     struct drip_agent_state *s = &drip_agent_state;
     if (!fork_skipped) {
-        blocks_unlock_all(tls.bias);
+        blocks_unlock_all(bias_of(&tls));
         stacks_unlock();
     }
     /* membarrier registration belongs to the address space; renew it, and
      * give up this thread's biases if the child cannot have it. */
     blocks_bias_init(g_bias_allowed);
     if (!s->biased)
-        blocks_unbias(tls.bias);
+        blocks_unbias(bias_of(&tls));
     struct drip_agent_thread_rec *mine = tls.shared ? NULL : tls.rec;
     for (uint32_t i = 1; i < s->thread_recs_used; i++) {
-        struct drip_agent_thread_rec *r = &g_recs[i];
+        struct drip_agent_thread_rec *r = &agent_recs[i];
         if (r == mine || r->owner == 0)
             continue;
         s->live_bytes_flushed += r->pending;
@@ -866,14 +869,14 @@ static void *tracked_realloc(struct tls *t, void *p, size_t n, const struct unwi
     uint64_t meta = 0, old = 0;
     int had;
     if (!g_sampled) {
-        had = blocks_remove(t->bias, (uint64_t)(uintptr_t)p, &meta);
+        had = blocks_remove(bias_of(t), (uint64_t)(uintptr_t)p, &meta);
         old = had ? DRIP_AGENT_SLOT_SIZE(meta) : 0;
         if (n > old)
             limit_check(t, n - old);
     } else {
         old = g_limit ? real.usable(p) : 0;
         had = blocks_maybe_present((uint64_t)(uintptr_t)p) &&
-              blocks_remove(t->bias, (uint64_t)(uintptr_t)p, &meta);
+              blocks_remove(bias_of(t), (uint64_t)(uintptr_t)p, &meta);
         if (n > old)
             limit_check(t, n - old);
     }
@@ -884,7 +887,7 @@ static void *tracked_realloc(struct tls *t, void *p, size_t n, const struct unwi
         /* Failed: p is still the caller's block, put it back. */
         if (had) {
             uint64_t dummy;
-            blocks_insert(t->bias, (uint64_t)(uintptr_t)p, DRIP_AGENT_SLOT_SIZE(meta),
+            blocks_insert(bias_of(t), (uint64_t)(uintptr_t)p, DRIP_AGENT_SLOT_SIZE(meta),
                           DRIP_AGENT_SLOT_STACK(meta), &dummy);
         }
         errno = e2;
